@@ -1,0 +1,5 @@
+"""Class-conditional generators behind one protocol (see base.Generator)."""
+
+from ganalyze.generators.base import Generator
+
+__all__ = ["Generator"]
