@@ -1,4 +1,4 @@
-"""Edits and their validity masks against hand-computed cases."""
+"""Edits and their validity masks against hand-computed cases; the edit objective built on them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from ganalyze.edits import EDITS, brightness, color, get_edit, rotate, shift_x, shift_y, zoom
-from ganalyze.errors import ConfigError, UnknownNameError
+from ganalyze.errors import ConfigError, UnknownNameError, WeightsError
+from ganalyze.objectives.edit import EditObjective, masked_l2, vgg16_features
 
 ATOL = 1e-5
 
@@ -130,3 +131,69 @@ def test_registry_alpha_dims() -> None:
     assert {name: e.alpha_dim for name, e in EDITS.items()} == {
         "zoom": 1, "shift_x": 1, "shift_y": 1, "rotate": 1, "brightness": 1, "color": 3,
     }
+
+
+# --- the edit objective -------------------------------------------------------------------------------
+
+
+def test_edit_target_is_built_without_grad() -> None:
+    x0 = torch.rand(2, 3, 8, 8, requires_grad=True)
+    target = EditObjective("shift_x").target(x0, torch.tensor([1.0, -2.0]))
+    assert not target.images.requires_grad
+    assert target.mask.shape == (2, 1, 8, 8)
+
+
+def test_masked_l2_ignores_masked_pixels_and_averages_over_valid_ones() -> None:
+    target = torch.zeros(1, 3, 4, 4)
+    mask = torch.ones(1, 1, 4, 4)
+    mask[..., 0] = 0.0  # first column invalid: 12 valid pixels x 3 channels = 36 values
+    x1 = torch.zeros(1, 3, 4, 4)
+    x1[..., 0] = 5.0  # differences in the masked column do not count
+    assert masked_l2(x1, target, mask).item() == 0.0
+    x1[0, 1, 2, 3] = 0.6
+    assert masked_l2(x1, target, mask).item() == pytest.approx(0.36 / 36)
+
+
+def test_edit_loss_is_zero_on_the_target_and_pulls_towards_it() -> None:
+    objective = EditObjective("zoom")
+    x0 = torch.rand(2, 3, 8, 8)
+    target = objective.target(x0, torch.tensor([0.5, -0.5]))
+    assert objective.loss(target.images, target).item() == 0.0
+    x1 = x0.clone().requires_grad_(True)
+    loss = objective.loss(x1, target)
+    loss.backward()
+    assert loss.item() > 0 and x1.grad is not None and x1.grad.abs().sum() > 0
+
+
+def test_color_objective_has_three_sliders() -> None:
+    assert EditObjective("color").alpha_dim == 3 and EditObjective("rotate").alpha_dim == 1
+
+
+def test_perceptual_distance_ignores_masked_pixels() -> None:
+    torch.manual_seed(0)
+    features = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AvgPool2d(2))
+    objective = EditObjective("shift_x", features=features)
+    x0 = torch.rand(1, 3, 8, 8)
+    target = objective.target(x0, torch.tensor([2.0]))
+    x1 = target.images.clone()
+    x1[..., :2] = torch.rand(1, 3, 8, 2)  # only the two masked columns differ
+    assert objective.loss(x1, target).item() == pytest.approx(0.0, abs=1e-7)
+    x1[..., 5] = 1.0 - x1[..., 5]
+    assert objective.loss(x1, target).item() > 1e-4
+
+
+def test_vgg16_features_load_from_a_local_state_dict(tmp_path) -> None:
+    from torchvision.models.vgg import cfgs, make_layers
+
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in make_layers(cfgs["D"])[:4].state_dict().items()}  # conv, relu, conv, relu
+    state["classifier.0.weight"] = torch.zeros(1)  # entries outside the features are ignored
+    torch.save(state, tmp_path / "vgg16.pth")
+    features = vgg16_features(tmp_path / "vgg16.pth", layers=4)
+    assert features(torch.rand(1, 3, 16, 16)).shape == (1, 64, 16, 16)
+    assert torch.equal(features.body[2].weight, state["features.2.weight"])
+    with pytest.raises(WeightsError, match="no VGG16 weights"):
+        vgg16_features(tmp_path / "missing.pth")
+    torch.save({"features.0.weight": torch.zeros(2)}, tmp_path / "foreign.pth")
+    with pytest.raises(WeightsError, match="does not hold torchvision vgg16"):
+        vgg16_features(tmp_path / "foreign.pth")
