@@ -1,7 +1,8 @@
-"""Benchmark the shapes world: images per second of WorldVariant.sample on one CPU thread.
+"""Benchmark the shapes world: images per second on one CPU thread, and the accuracy of measure().
 
     python scripts/bench_world.py --variant broad --resolution 32 --n 4096 --repeats 5
-Prints the best and median throughput and writes them as JSON (default outputs/bench_world.json).
+Prints the throughput of WorldVariant.sample and measure, and the mean absolute error of every measured
+factor against the true one (on --n images of the variant and of low_quality); writes it all as JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402  (after fixing the thread count)
 
-from ganalyze.world import load_variant, measure  # noqa: E402
+from ganalyze.world import WorldVariant, load_variant, measure  # noqa: E402
 
 
 def time_call(fn, repeats: int) -> list[float]:
@@ -30,6 +31,22 @@ def time_call(fn, repeats: int) -> list[float]:
         fn(i + 1)
         times.append(time.perf_counter() - start)
     return times
+
+
+def measurement_errors(variant: WorldVariant, n: int, resolution: int) -> dict[str, float]:
+    """Mean absolute error of measure() against the true factors (centroid also in pixels, hue wrapped)."""
+    images, factors = variant.sample(n, 12345, resolution)
+    measured = measure(images)
+    errors = {}
+    for key, value in measured.items():
+        diff = value - getattr(factors, key)
+        if key == "hue":
+            diff = torch.remainder(diff + 180.0, 360.0) - 180.0
+        errors[key] = diff.abs().mean().item()
+        errors[f"{key}_max"] = diff.abs().max().item()
+    errors["x_px"] = errors["x"] * resolution
+    errors["y_px"] = errors["y"] * resolution
+    return errors
 
 
 def main() -> None:
@@ -53,6 +70,8 @@ def main() -> None:
         "render_images_per_s_best": args.n / min(sample_times),
         "render_images_per_s_median": args.n / statistics.median(sample_times),
         "measure_images_per_s_median": args.n / statistics.median(measure_times),
+        "measure_mae": measurement_errors(variant, args.n, args.resolution),
+        "measure_mae_low_quality": measurement_errors(load_variant("low_quality"), args.n, args.resolution),
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
     }
