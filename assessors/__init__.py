@@ -1,6 +1,6 @@
-"""Assessors: networks that score images; a registry to find them by name."""
+"""Assessors: networks that score images, found by name. The protocol is documented in ``assessors.base``."""
 
 from assessors.base import Assessor
-from assessors.registry import create_assessor, freeze, list_assessors, register_assessor
+from assessors.registry import assessor_from_config, create_assessor, freeze, list_assessors, register_assessor
 
-__all__ = ["Assessor", "create_assessor", "freeze", "list_assessors", "register_assessor"]
+__all__ = ["Assessor", "assessor_from_config", "create_assessor", "freeze", "list_assessors", "register_assessor"]

@@ -1,1 +1,6 @@
-"""Imports every built-in assessor module so that their @register_assessor decorators run."""
+"""Imports every built-in assessor module so that their @register_assessor decorators run (one line each)."""
+
+import assessors.aesthetics  # noqa: F401
+import assessors.factors  # noqa: F401
+import assessors.memnet  # noqa: F401
+import assessors.object_size  # noqa: F401

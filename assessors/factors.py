@@ -1,0 +1,141 @@
+"""Image-factor assessors: simple, differentiable measures with no weights, usable on any image.
+
+Each is a function ``images in [0, 1] (N, 3, H, W) -> (N,)`` (the measurement, in ``FACTORS``) and a
+registered assessor of the same name with score range (0, 1):
+
+- ``brightness``: mean luma (Rec. 601 weights on the sRGB values).
+- ``colourfulness``: Hasler & Süsstrunk (2003), sqrt(σ_rg² + σ_yb²) + 0.3 sqrt(μ_rg² + μ_yb²) with
+  rg = R - G, yb = (R + G) / 2 - B, divided by its largest possible value on [0, 1] images,
+  sqrt(1.25 x 1.09); their 0-255 scale is this score x 297.7 (e.g. "highly colourful", 82, is 0.28).
+- ``redness``: (1 + mean(R - (G + B) / 2)) / 2: 1 for pure red, 0.5 for greys, 0 for pure cyan.
+- ``centeredness``: 1 - distance of the foreground's centre of mass (``assessors.saliency``) from the
+  image centre, divided by the half-diagonal.
+- ``simplicity``: 1 - entropy of the luma histogram (32 soft bins) / log 32: 1 for a flat image.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from assessors.base import Assessor, check_images, resize
+from assessors.registry import register_assessor
+from assessors.saliency import foreground_mask
+
+WORK_SIZE = 64  # resolution of the spatial measures, so scores do not depend on the generator's resolution
+HISTOGRAM_BINS = 32
+_LUMA = (0.299, 0.587, 0.114)
+_COLOURFULNESS_MAX = math.sqrt(1.25 * 1.09)  # max of H&S's formula over image distributions on [0, 1]^3
+
+
+def luma(images: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma (N, H, W) of RGB images in [0, 1]."""
+    weights = torch.tensor(_LUMA, dtype=images.dtype, device=images.device)
+    return torch.einsum("c,nchw->nhw", weights, images)
+
+
+def brightness(images: torch.Tensor) -> torch.Tensor:
+    """Mean luma, in [0, 1]."""
+    return luma(images).mean((1, 2))
+
+
+def colourfulness(images: torch.Tensor) -> torch.Tensor:
+    """Hasler & Süsstrunk's colourfulness, scaled to [0, 1] by its maximum on [0, 1] images."""
+    red, green, blue = images.unbind(1)
+    rg = (red - green).flatten(1)
+    yb = (0.5 * (red + green) - blue).flatten(1)
+    spread = (rg.var(1, unbiased=False) + yb.var(1, unbiased=False) + 1e-8).sqrt()
+    offset = (rg.mean(1) ** 2 + yb.mean(1) ** 2 + 1e-8).sqrt()
+    return (spread + 0.3 * offset) / _COLOURFULNESS_MAX
+
+
+def redness(images: torch.Tensor) -> torch.Tensor:
+    """(1 + mean red opponent R - (G + B) / 2) / 2, in [0, 1]."""
+    red, green, blue = images.unbind(1)
+    return 0.5 * (1.0 + (red - 0.5 * (green + blue)).mean((1, 2)))
+
+
+def centeredness(images: torch.Tensor) -> torch.Tensor:
+    """1 - distance of the foreground's centre of mass from the image centre / half-diagonal, in [0, 1]."""
+    mask = foreground_mask(resize(images, WORK_SIZE)) + 1e-4  # + a flat prior: an empty mask is centred
+    height, width = mask.shape[-2:]
+    ys = (torch.arange(height, dtype=mask.dtype, device=mask.device) + 0.5) / height - 0.5
+    xs = (torch.arange(width, dtype=mask.dtype, device=mask.device) + 0.5) / width - 0.5
+    total = mask.sum((1, 2))
+    cy = (mask.sum(2) * ys).sum(1) / total
+    cx = (mask.sum(1) * xs).sum(1) / total
+    return 1.0 - (cx**2 + cy**2 + 1e-8).sqrt() / math.sqrt(0.5)
+
+
+def simplicity(images: torch.Tensor) -> torch.Tensor:
+    """1 - normalised entropy of the luma histogram (Gaussian soft bins, so it is differentiable), in [0, 1]."""
+    values = luma(resize(images, WORK_SIZE)).flatten(1)  # (N, P)
+    centres = (torch.arange(HISTOGRAM_BINS, dtype=values.dtype, device=values.device) + 0.5) / HISTOGRAM_BINS
+    weights = torch.softmax(-((values[:, :, None] - centres) * HISTOGRAM_BINS) ** 2 / 2.0, dim=2)  # σ = one bin
+    p = weights.mean(1)  # (N, bins), sums to 1
+    entropy = -(p * (p + 1e-8).log()).sum(1)
+    return 1.0 - entropy / math.log(HISTOGRAM_BINS)
+
+
+FACTORS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "brightness": brightness,
+    "colourfulness": colourfulness,
+    "redness": redness,
+    "centeredness": centeredness,
+    "simplicity": simplicity,
+}
+
+
+def measure_factors(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every factor of ``FACTORS`` for ``images`` (no gradient), {name: (N,)}."""
+    check_images(images, "measure_factors")
+    with torch.no_grad():
+        return {name: factor(images) for name, factor in FACTORS.items()}
+
+
+class FactorAssessor(Assessor):
+    """An assessor whose score is one of ``FACTORS``; the subclass names it in ``factor``."""
+
+    factor: str
+    score_range = (0.0, 1.0)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        check_images(images, type(self).__name__)
+        return FACTORS[self.factor](images)
+
+
+@register_assessor("brightness")
+class Brightness(FactorAssessor):
+    """Mean luma of the image."""
+
+    factor = "brightness"
+
+
+@register_assessor("colourfulness")
+class Colourfulness(FactorAssessor):
+    """Hasler & Süsstrunk colourfulness, scaled to [0, 1]."""
+
+    factor = "colourfulness"
+
+
+@register_assessor("redness")
+class Redness(FactorAssessor):
+    """Mean red-opponent colour, mapped to [0, 1]."""
+
+    factor = "redness"
+
+
+@register_assessor("centeredness")
+class Centeredness(FactorAssessor):
+    """How close the salient mass is to the image centre."""
+
+    factor = "centeredness"
+
+
+@register_assessor("simplicity")
+class Simplicity(FactorAssessor):
+    """1 - normalised entropy of the luma histogram."""
+
+    factor = "simplicity"

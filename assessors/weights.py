@@ -1,0 +1,103 @@
+"""Safe loading of user-supplied state dicts into assessors: no code runs, keys are renamed and checked strictly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganalyze.errors import ConfigError, WeightsError
+
+
+def rename_keys(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str] | None) -> dict[str, torch.Tensor]:
+    """Rename key prefixes (``{"old.prefix": "new.prefix"}``, whole dotted parts; ``""`` strips a prefix)."""
+    if not key_map:
+        return dict(state)
+    renamed: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new_key = key
+        for old, new in sorted(key_map.items(), key=lambda item: -len(item[0])):  # longest prefix first
+            if key == old or key.startswith(old + "."):
+                rest = key[len(old):]
+                new_key = new + rest if new else rest.lstrip(".")
+                break
+        if new_key in renamed:
+            raise WeightsError(f"key_map {dict(key_map)} maps two keys of the state dict onto {new_key!r}.")
+        renamed[new_key] = value
+    return renamed
+
+
+def read_state_dict(path: str | os.PathLike, what: str, expected_file: str) -> dict[str, torch.Tensor]:
+    """Read a plain state dict of tensors with ``torch.load(weights_only=True)``; WeightsError on any problem.
+
+    ``what`` names the model, ``expected_file`` says which file is expected and where users get it.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"{what}: no weights file at {path}. Expected {expected_file}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for truncated, foreign or unsafe files
+        raise WeightsError(
+            f"{what}: {path} could not be read safely as a PyTorch state dict ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}). Expected {expected_file}"
+        ) from err
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]  # a training checkpoint that wraps the state dict
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsError(f"{what}: {path} must hold a plain state dict (name -> tensor). Expected {expected_file}")
+    return dict(state)
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: str, source: str) -> None:
+    """Raise WeightsError listing missing, unexpected and mis-shaped keys of ``state`` for ``model``."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
+        for k in set(expected) & set(state)
+        if expected[k].shape != state[k].shape
+    )
+    if missing or unexpected or misshaped:
+        raise WeightsError(
+            f"{what}: {source} does not match the architecture: missing keys {missing}, unexpected keys "
+            f"{unexpected}, mis-shaped keys {misshaped}. If the file names its layers differently, pass "
+            "key_map={'old.prefix': 'new.prefix'}."
+        )
+
+
+def load_weights(
+    model: nn.Module,
+    path: str | os.PathLike,
+    what: str,
+    expected_file: str,
+    key_map: Mapping[str, str] | None = None,
+) -> nn.Module:
+    """Read ``path`` safely, rename keys by ``key_map``, check them strictly and load them into ``model``."""
+    state = rename_keys(read_state_dict(path, what, expected_file), key_map)
+    check_state_dict(model, state, what, str(path))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_pretrained(
+    model: nn.Module,
+    weights: str | os.PathLike | None,
+    pretrained: bool,
+    what: str,
+    expected_file: str,
+    key_map: Mapping[str, str] | None = None,
+) -> nn.Module:
+    """Load ``weights`` into ``model``; keep random init only with ``pretrained=False`` (for plumbing tests).
+
+    No weights with ``pretrained=True`` is a WeightsError naming the expected file.
+    """
+    if pretrained and weights is None:
+        raise WeightsError(f"{what} needs its weights and none were given (weights=null). Expected {expected_file}")
+    if not pretrained and weights is not None:
+        raise ConfigError(f"{what} got weights={weights} with pretrained=false; drop one of the two.")
+    return model if weights is None else load_weights(model, weights, what, expected_file, key_map)
