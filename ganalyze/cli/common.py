@@ -1,0 +1,91 @@
+"""What ganalyze-train and ganalyze-eval share: settings from the config, and the evaluation job
+(metrics, CSV/JSON, plots, visual definitions, logging) written to <run_dir>/eval."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganalyze.build import plain
+from ganalyze.errors import ConfigError
+from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluation
+from ganalyze.generators.base import Generator
+from ganalyze.generators.classes import resolve_classes
+from ganalyze.transformers.base import Transformer
+from ganalyze.visuals import image_grid, plot_changes, table_rows, visual_definition
+
+EVAL_DIR = "eval"
+HEADLINE = ("score_spearman", "score_r2", "score_r2_change", "size_spearman", "size_monotonic_fraction",
+            "class_preserved_at_low", "class_preserved_at_high")
+
+
+def setup_torch(cfg: Mapping[str, Any]) -> torch.device:
+    """Fix the CPU thread count and check the device; return it."""
+    threads = cfg["threads"]
+    if int(threads) != threads or threads < 1:
+        raise ConfigError(f"threads={threads} must be a whole number >= 1 (1 is fastest on a busy machine).")
+    torch.set_num_threads(int(threads))
+    try:
+        device = torch.device(cfg["device"])
+    except RuntimeError as err:
+        raise ConfigError(f"device={cfg['device']!r} is not a torch device; use cpu, cuda or cuda:N.") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={cfg['device']} asked for CUDA, but no CUDA device is available; use device=cpu.")
+    return device
+
+
+def class_ids(classes: Any, generator: Generator) -> list[int] | None:
+    """Class ids from a config list of ids and/or names (names need a generator with class_names)."""
+    return resolve_classes(plain(classes), generator.num_classes, getattr(generator, "class_names", None))
+
+
+def class_label(generator: Generator, class_id: int) -> str:
+    """A class id with its name when the generator has names."""
+    names = getattr(generator, "class_names", None)
+    return f"{class_id} {names[class_id]}" if names else str(class_id)
+
+
+def eval_settings(node: Mapping[str, Any], generator: Generator | None = None) -> EvalSettings:
+    """EvalSettings from the ``eval`` config node (validated; classes resolved once the generator is known)."""
+    classes = class_ids(node["classes"], generator) if generator is not None else None
+    return EvalSettings(num_seeds=node["num_seeds"], alpha_scale=node["alpha_scale"], num_alphas=node["num_alphas"],
+                        batch_size=node["batch_size"], classes=classes, world=node["world"])
+
+
+def run_evaluation(cfg: Mapping[str, Any], generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
+                   run_dir: Path, logger: Any) -> Evaluation:
+    """Evaluate on held-out seeds, write metrics/rows/plots/visual definitions to run_dir/eval, and log them."""
+    settings = eval_settings(cfg["eval"], generator)
+    alpha_range = tuple(float(v) for v in cfg["train"]["alpha_range"])
+    out = run_dir / EVAL_DIR
+    evaluation = evaluate(generator, transformer, assessor, alpha_range, settings, seed=cfg["seed"])
+    save_evaluation(evaluation, out)
+    pictures = {"eval/changes_vs_alpha": plot_changes(evaluation, out / "changes_vs_alpha.png")}
+    seeds = evaluation.seeds[: cfg["eval"]["grid_seeds"]]
+    grids = {"": settings.classes, **{f"_class{c}": [c] for c in class_ids(cfg["eval"]["grid_classes"], generator) or []}}
+    for suffix, classes in grids.items():
+        images, scores, ys = visual_definition(generator, transformer, assessor, seeds, evaluation.alphas, classes)
+        labels = [class_label(generator, int(c)) for c in ys]
+        title = f"visual definition{f' of class {labels[0]}' if suffix else ''}: rows = held-out seeds, score on each image"
+        path = out / f"visual_definition{suffix}.png"
+        image_grid(images, scores, evaluation.alphas, [f"#{i} {lab}" for i, lab in enumerate(labels)], title).save(path)
+        pictures[f"eval/visual_definition{suffix}"] = path
+        if not suffix:
+            logger.log_table("eval/samples", ["seed", "class", "alpha", "score", "image"],
+                             table_rows(images, scores, evaluation.alphas, seeds, labels))
+    logger.log_images(pictures)
+    logger.log_metrics({f"eval/{k}": v for k, v in evaluation.summary().items()})
+    print_summary(evaluation, out)
+    return evaluation
+
+
+def print_summary(evaluation: Evaluation, out: Path) -> None:
+    """The headline metrics of both directions, one line each."""
+    summary = evaluation.summary()
+    for direction in ("trained", "random"):
+        parts = [f"{key}={summary[f'{direction}/{key}']:.3f}" for key in HEADLINE if f"{direction}/{key}" in summary]
+        print(f"eval {direction:>7}: {'  '.join(parts)}")
+    print(f"evaluation written to {out}")

@@ -1,0 +1,85 @@
+"""ganalyze-eval: evaluate the direction of a finished (or checkpointed) run again, into <run_dir>/eval.
+
+    ganalyze-eval run_dir=runs/shapes_size/2026-01-01_12-00-00 [eval.num_seeds=500] [logger=none] [device=cuda]
+
+Only evaluation settings may change (eval.*, logger, device, threads); the rest comes from the run's config.yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from ganalyze.build import build_assessor, build_generator, build_logger, plain
+from ganalyze.cli.common import run_evaluation, setup_torch
+from ganalyze.cli.errors import reports_errors
+from ganalyze.cli.train import TRANSFORMER_DIR
+from ganalyze.errors import ConfigError
+from ganalyze.transformers import load_transformer
+
+USAGE = "usage: ganalyze-eval run_dir=<run folder> [eval.<key>=<value> ...] [logger=none|wandb] [device=...] [threads=N]"
+OVERRIDABLE = ("eval.", "logger.", "device", "threads")
+
+
+def logger_config(name: str) -> DictConfig:
+    """The packaged logger config ``conf/logger/<name>.yaml``."""
+    available = sorted(p.name[:-5] for p in files("ganalyze.conf").joinpath("logger").iterdir() if p.name.endswith(".yaml"))
+    if name not in available:
+        raise ConfigError(f"unknown logger {name!r}; known loggers: {', '.join(available)}.")
+    return OmegaConf.create(files("ganalyze.conf").joinpath(f"logger/{name}.yaml").read_text())
+
+
+def load_run_config(args: list[str]) -> DictConfig:
+    """The run's saved config with the command line's evaluation overrides applied."""
+    pairs = [a.split("=", 1) for a in args]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError(f"arguments must be key=value, got {[a for a in args if '=' not in a]}. {USAGE}")
+    options = dict(pairs)
+    if "run_dir" not in options:
+        raise ConfigError(f"ganalyze-eval needs run_dir=<the folder ganalyze-train printed>. {USAGE}")
+    run_dir = Path(options.pop("run_dir"))
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise ConfigError(f"run_dir={run_dir} holds no config.yaml; give the folder that ganalyze-train printed.")
+    cfg = OmegaConf.load(path)
+    if "logger" in options:
+        cfg.logger = logger_config(options.pop("logger"))
+    refused = [k for k in options if not k.startswith(OVERRIDABLE)]
+    if refused:
+        raise ConfigError(f"ganalyze-eval cannot change {', '.join(refused)}: they define the trained direction. "
+                          f"Only eval.*, logger, device and threads may change. {USAGE}")
+    cfg.merge_with(OmegaConf.from_dotlist([f"{k}={v}" for k, v in options.items()]))
+    cfg.run_dir = str(run_dir)
+    return cfg
+
+
+def run_eval(cfg: DictConfig) -> Path:
+    """Rebuild generator and assessor, load the trained transformer, and evaluate into run_dir/eval."""
+    device = setup_torch(cfg)
+    run_dir = Path(cfg.run_dir)
+    generator = build_generator(cfg.generator).to(device)
+    assessor = build_assessor(cfg.assessor).to(device)
+    transformer = load_transformer(run_dir / TRANSFORMER_DIR).to(device)
+    logger = build_logger(cfg.logger, run_dir, name=f"{run_dir.name}-eval", config=plain(cfg), job_type="eval")
+    try:
+        run_evaluation(cfg, generator, transformer, assessor, run_dir, logger)
+    finally:
+        logger.finish()
+    return run_dir
+
+
+@reports_errors("ganalyze-eval")
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ganalyze-eval."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
+    run_eval(load_run_config(args))
+
+
+if __name__ == "__main__":
+    main()

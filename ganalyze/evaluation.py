@@ -1,0 +1,281 @@
+"""Evaluate a trained direction on held-out seeds over an α grid that spans and exceeds the trained range.
+
+For the trained transformer and a random baseline of equal norm it measures, per seed and α: the
+assessor's score, its change from α = 0 and the target A(G(z)) + α; on the shapes world also the true
+factors measured from pixels and the shape class. Metrics: slope and Spearman ρ of the change vs α,
+R² against the target line, fraction of seeds changing monotonically, class preservation.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from ganalyze.errors import ConfigError, GanalyzeError
+from ganalyze.generators.base import Generator
+from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
+from ganalyze.transformers.base import Transformer
+
+log = logging.getLogger(__name__)
+
+CIRCULAR_FACTORS = {"hue": 360.0}  # changes of these wrap around (degrees)
+DIRECTIONS = ("trained", "random")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How to evaluate: held-out seeds, the α grid (``alpha_scale`` × the trained range), batching."""
+
+    num_seeds: int = 200
+    alpha_scale: float = 2.0
+    num_alphas: int = 9
+    batch_size: int = 250
+    classes: Sequence[int] | None = None
+    world: str | bool = "auto"
+    slider: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("num_seeds", "num_alphas", "batch_size"):
+            value = getattr(self, key)
+            if int(value) != value or value <= 0:
+                raise ConfigError(f"eval.{key}={value} must be a positive whole number.")
+        if not self.alpha_scale >= 1.0:
+            raise ConfigError(f"eval.alpha_scale={self.alpha_scale} must be >= 1: the α grid spans and exceeds "
+                              "the trained range (e.g. eval.alpha_scale=2).")
+        if self.world not in ("auto", True, False):
+            raise ConfigError(f"eval.world={self.world!r} must be auto, true or false.")
+
+
+def alpha_grid(alpha_range: tuple[float, float], scale: float, num: int) -> np.ndarray:
+    """``num`` evenly spaced α over scale × [a, b], plus a, b and 0, sorted and de-duplicated."""
+    low, high = alpha_range
+    grid = np.concatenate([np.linspace(scale * low, scale * high, num), [low, high, 0.0]])
+    return np.unique(np.round(grid, 10))
+
+
+@dataclass
+class Sweep:
+    """Everything measured for one direction: arrays of shape (seeds, alphas)."""
+
+    scores: np.ndarray
+    factors: dict[str, np.ndarray]
+    predicted: np.ndarray | None
+
+
+@dataclass
+class WorldTools:
+    """Ground-truth instruments of the shapes world: pixel measurement and the shape classifier (if shipped)."""
+
+    measure: Callable[[torch.Tensor], dict[str, torch.Tensor]]
+    classifier: torch.nn.Module | None
+
+
+def world_tools(generator: Generator, mode: str | bool) -> WorldTools | None:
+    """The world's instruments when evaluating the shapes generator (mode auto) or when asked (true)."""
+    from ganalyze.generators.shapes import ShapesGenerator
+
+    if mode is False or (mode == "auto" and not isinstance(generator, ShapesGenerator)):
+        return None
+    from ganalyze.world.classifier import ShapeClassifier
+    from ganalyze.world.measure import measure
+
+    try:
+        classifier = ShapeClassifier.from_pretrained()
+    except GanalyzeError as err:
+        warnings.warn(f"class preservation is not measured: the shape classifier did not load ({err}).", stacklevel=2)
+        classifier = None
+    return WorldTools(measure, classifier)
+
+
+def slider_alpha(value: float, n: int, alpha_dim: int, slider: int, device: torch.device) -> torch.Tensor:
+    """α for ``n`` samples: ``value`` on one slider, 0 on the others ((n,) when there is one slider)."""
+    if alpha_dim == 1:
+        return torch.full((n,), float(value), device=device)
+    alpha = torch.zeros(n, alpha_dim, device=device)
+    alpha[:, slider] = value
+    return alpha
+
+
+@torch.no_grad()
+def sweep(generator: Generator, transformer: Transformer, assessor: torch.nn.Module, z: torch.Tensor, y: torch.Tensor,
+          alphas: np.ndarray, settings: EvalSettings, tools: WorldTools | None, label: str) -> Sweep:
+    """Generate and measure every (seed, α) pair in batches, under no_grad."""
+    device = next(transformer.parameters()).device
+    alpha_dim = int(getattr(transformer, "alpha_dim", 1))
+    chunks = [(i, min(i + settings.batch_size, len(z))) for i in range(0, len(z), settings.batch_size)]
+    scores = np.zeros((len(z), len(alphas)))
+    factors: dict[str, np.ndarray] = {}
+    predicted = np.zeros((len(z), len(alphas)), dtype=np.int64) if tools and tools.classifier else None
+    bar = tqdm(total=len(alphas) * len(chunks), desc=f"eval {label}", unit="batch", mininterval=0.5)
+    for j, value in enumerate(alphas):
+        for start, stop in chunks:
+            zc, yc = z[start:stop].to(device), y[start:stop].to(device)
+            alpha = slider_alpha(value, len(zc), alpha_dim, settings.slider, zc.device)
+            images = generator(transformer(zc, alpha, yc), yc)
+            scores[start:stop, j] = assessor(images).float().cpu().numpy()
+            if tools is not None:
+                for name, values in tools.measure(images.float().cpu()).items():
+                    factors.setdefault(name, np.zeros((len(z), len(alphas))))[start:stop, j] = values.numpy()
+                if predicted is not None:
+                    predicted[start:stop, j] = tools.classifier.to(images.device)(images).argmax(1).cpu().numpy()
+            bar.update(1)
+    bar.close()
+    return Sweep(scores, factors, predicted)
+
+
+def zero_index(alphas: np.ndarray) -> int:
+    """Index of α = 0 in the grid (alpha_grid always includes it)."""
+    return int(np.flatnonzero(alphas == 0)[0])
+
+
+def change_from_zero(alphas: np.ndarray, values: np.ndarray, period: float | None = None) -> np.ndarray:
+    """values (seeds, alphas) minus each seed's value at α = 0; wrapped to ±period/2 for circular factors."""
+    delta = values - values[:, [zero_index(alphas)]]
+    return delta if period is None else (delta + period / 2) % period - period / 2
+
+
+def change_metrics(alphas: np.ndarray, values: np.ndarray, inside: np.ndarray, period: float | None = None) -> dict[str, Any]:
+    """How values (seeds, alphas) change from α = 0 with α: slope, Spearman ρ, monotonic seeds, per-α stats.
+
+    Slope and ρ use the pairs inside the trained range (``inside``); the ``_grid`` variants use all.
+    A seed is monotonic when its change never reverses over the trained range and ends non-zero,
+    in the direction of ρ.
+    """
+    delta = change_from_zero(alphas, values, period)
+    a_all = np.broadcast_to(alphas, delta.shape)
+
+    def fit(mask: np.ndarray) -> tuple[float, float]:
+        a, d = a_all[:, mask].ravel(), delta[:, mask].ravel()
+        slope = float(np.polyfit(a, d, 1)[0]) if np.ptp(a) > 0 else float("nan")
+        rho = float(spearmanr(a, d).statistic) if np.ptp(d) > 0 else 0.0
+        return slope, rho
+
+    slope, rho = fit(inside)
+    slope_grid, rho_grid = fit(np.ones_like(inside))
+    sign = 1.0 if rho >= 0 else -1.0
+    path = sign * delta[:, inside]
+    monotonic = (np.diff(path, axis=1) >= 0).all(axis=1) & (path[:, -1] - path[:, 0] > 0)
+    return {
+        "slope": slope, "spearman": rho, "slope_grid": slope_grid, "spearman_grid": rho_grid,
+        "monotonic_fraction": float(monotonic.mean()),
+        "mean_change": delta.mean(0).tolist(), "std_change": delta.std(0).tolist(),
+        "mean": values.mean(0).tolist(),
+    }
+
+
+def r2(observed: np.ndarray, predicted: np.ndarray) -> float:
+    """Coefficient of determination of ``predicted`` for ``observed`` (1 is perfect; can be negative)."""
+    total = float(((observed - observed.mean()) ** 2).sum())
+    return 1.0 - float(((observed - predicted) ** 2).sum()) / total if total > 0 else float("nan")
+
+
+def score_metrics(alphas: np.ndarray, scores: np.ndarray, inside: np.ndarray,
+                  score_range: tuple[float, float] | None) -> dict[str, Any]:
+    """change_metrics of the score plus R² against the target A(G(z)) + α (clipped like training) in the range.
+
+    ``r2`` compares raw scores (seed-to-seed differences help it); ``r2_change`` compares the changes
+    from α = 0 with the target changes, the stricter test of whether the direction does what it should.
+    """
+    metrics = change_metrics(alphas, scores, inside)
+    base = scores[:, [zero_index(alphas)]]
+    target = base + alphas
+    if score_range is not None:
+        target = np.clip(target, *score_range)
+    metrics["r2"] = r2(scores[:, inside].ravel(), target[:, inside].ravel())
+    metrics["r2_change"] = r2((target - base)[:, inside].ravel(), (scores - base)[:, inside].ravel())
+    metrics["mean_target_change"] = (target - base).mean(0).tolist()
+    return metrics
+
+
+def class_metrics(alphas: np.ndarray, predicted: np.ndarray, y: np.ndarray, alpha_range: tuple[float, float]) -> dict[str, Any]:
+    """Fraction of images whose predicted class is that at α = 0 (preserved) and that of y (accuracy), per α."""
+    preserved = (predicted == predicted[:, [zero_index(alphas)]]).mean(0)
+    accuracy = (predicted == y[:, None]).mean(0)
+    at = {name: int(np.flatnonzero(np.isclose(alphas, value))[0]) for name, value in zip(("low", "high"), alpha_range)}
+    return {"preserved": preserved.tolist(), "accuracy": accuracy.tolist(),
+            "preserved_at_low": float(preserved[at["low"]]), "preserved_at_high": float(preserved[at["high"]])}
+
+
+@dataclass
+class Evaluation:
+    """Results of ``evaluate``: settings, the α grid, held-out seeds and classes, sweeps and metrics per direction."""
+
+    settings: EvalSettings
+    alpha_range: tuple[float, float]
+    alphas: np.ndarray
+    seeds: list[int]
+    classes: np.ndarray
+    sweeps: dict[str, Sweep]
+    metrics: dict[str, dict[str, Any]]
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers as a flat dict (for logs and README tables)."""
+        flat: dict[str, float] = {}
+        for direction, groups in self.metrics.items():
+            for group, values in groups.items():
+                for key, value in values.items():
+                    if isinstance(value, float):
+                        flat[f"{direction}/{group}_{key}"] = value
+        return flat
+
+
+def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
+             alpha_range: tuple[float, float], settings: EvalSettings, seed: int = 0) -> Evaluation:
+    """Sweep the trained direction and a random one of equal norm over held-out seeds and the α grid."""
+    seeds = held_out_seeds(settings.num_seeds)
+    z, y = latents_for_seeds(generator, seeds, settings.classes)
+    alphas = alpha_grid(alpha_range, settings.alpha_scale, settings.num_alphas)
+    inside = (alphas >= alpha_range[0] - 1e-9) & (alphas <= alpha_range[1] + 1e-9)
+    tools = world_tools(generator, settings.world)
+    device = next(transformer.parameters()).device
+    baseline = transformer.random_like(z.to(device), y.to(device),
+                                       torch.Generator().manual_seed(stream_seed(seed, "random_direction")))
+    sweeps, metrics = {}, {}
+    for direction, model in zip(DIRECTIONS, (transformer.eval(), baseline.eval())):
+        result = sweeps[direction] = sweep(generator, model, assessor, z, y, alphas, settings, tools, direction)
+        metrics[direction] = {"score": score_metrics(alphas, result.scores, inside, getattr(assessor, "score_range", None))}
+        for name, values in result.factors.items():
+            metrics[direction][name] = change_metrics(alphas, values, inside, CIRCULAR_FACTORS.get(name))
+        if result.predicted is not None:
+            metrics[direction]["class"] = class_metrics(alphas, result.predicted, y.numpy(), alpha_range)
+    return Evaluation(settings, alpha_range, alphas, seeds, y.numpy(), sweeps, metrics)
+
+
+def save_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+    """Write metrics.json (all metrics and settings) and rows.csv (one row per direction × seed × α)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out_dir / "metrics.json", "rows": out_dir / "rows.csv"}
+    payload = {
+        "settings": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(evaluation.settings).items()},
+        "alpha_range": list(evaluation.alpha_range), "alphas": evaluation.alphas.tolist(),
+        "num_seeds": len(evaluation.seeds), "summary": evaluation.summary(), "metrics": evaluation.metrics,
+    }
+    paths["metrics"].write_text(json.dumps(payload, indent=2) + "\n")
+    with paths["rows"].open("w", newline="") as f:
+        writer = csv.writer(f)
+        factor_names = sorted(next(iter(evaluation.sweeps.values())).factors)
+        writer.writerow(["direction", "seed", "class", "alpha", "score", "score_change",
+                         *factor_names, *(f"{n}_change" for n in factor_names), "predicted_class"])
+        for direction, result in evaluation.sweeps.items():
+            score_change = change_from_zero(evaluation.alphas, result.scores)
+            changes = {n: change_from_zero(evaluation.alphas, v, CIRCULAR_FACTORS.get(n)) for n, v in result.factors.items()}
+            for i, seed in enumerate(evaluation.seeds):
+                for j, alpha in enumerate(evaluation.alphas):
+                    pred = "" if result.predicted is None else int(result.predicted[i, j])
+                    writer.writerow([direction, seed, int(evaluation.classes[i]), float(alpha),
+                                     f"{result.scores[i, j]:.6g}", f"{score_change[i, j]:.6g}",
+                                     *(f"{result.factors[n][i, j]:.6g}" for n in factor_names),
+                                     *(f"{changes[n][i, j]:.6g}" for n in factor_names), pred])
+    return paths

@@ -1,0 +1,114 @@
+"""Experiment loggers behind one small interface; the only module of the package that imports wandb.
+
+WandbLogger runs online when an API key is configured (WANDB_API_KEY or a netrc login) and offline
+otherwise, with a short init timeout: without network it warns and falls back to offline (then to
+logging nothing), so a run never hangs or fails for lack of network. NullLogger logs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+ImageLike = Image.Image | np.ndarray | str | os.PathLike
+
+
+class NullLogger:
+    """Logs nothing (``logger=none``): the loop's calls cost nothing and write no file."""
+
+    def __init__(self, **_: Any):
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Record scalar metrics (e.g. the training loss) at a step."""
+
+    def log_images(self, images: Mapping[str, ImageLike], step: int | None = None) -> None:
+        """Record images (PIL images, HWC uint8 arrays or PNG paths) under their keys."""
+
+    def log_table(self, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Record a table; PIL images in cells are logged as images."""
+
+    def finish(self) -> None:
+        """Flush and close the run."""
+
+
+def wandb_key_configured() -> bool:
+    """True when wandb would find an API key without prompting: WANDB_API_KEY or a netrc entry for its host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+class WandbLogger(NullLogger):
+    """Logs to Weights & Biases; ``mode`` is auto (online with a key, else offline), online, offline or disabled."""
+
+    def __init__(self, run_dir: str | os.PathLike, project: str = "ganalyze", name: str | None = None,
+                 run_config: Mapping[str, Any] | None = None, mode: str = "auto", entity: str | None = None,
+                 init_timeout: float = 15.0, job_type: str = "train"):
+        super().__init__()
+        import wandb
+
+        self._wandb = wandb
+        if mode not in ("auto", "online", "offline", "disabled"):
+            raise ValueError(f"logger.mode must be auto, online, offline or disabled, got {mode!r}")
+        if mode == "auto":
+            mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key_configured() else "offline")
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        options = dict(project=project, name=name, entity=entity, dir=str(run_dir), job_type=job_type,
+                       config=dict(run_config or {}), reinit="finish_previous")
+        self.run = self._start(options, mode, init_timeout)
+
+    def _start(self, options: dict[str, Any], mode: str, init_timeout: float) -> Any:
+        """wandb.init in ``mode``; on failure warn and retry offline, then give up on logging (None)."""
+        for attempt in dict.fromkeys([mode, "offline"]):
+            try:
+                settings = self._wandb.Settings(init_timeout=init_timeout, silent=True)
+                return self._wandb.init(mode=attempt, settings=settings, **options)
+            except Exception as err:  # wandb raises CommError, UsageError, timeouts...
+                warnings.warn(f"wandb could not start in {attempt} mode ({str(err).splitlines()[0]}); "
+                              f"{'trying offline' if attempt != 'offline' else 'logging to wandb is off for this run'}.",
+                              stacklevel=3)
+        return None
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if self.run is not None:
+            self.run.log(dict(metrics), step=step)
+
+    def log_images(self, images: Mapping[str, ImageLike], step: int | None = None) -> None:
+        if self.run is not None:
+            self.run.log({k: self._image(v) for k, v in images.items()}, step=step)
+
+    def log_table(self, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if self.run is not None:
+            data = [[self._image(c) if isinstance(c, Image.Image) else c for c in row] for row in rows]
+            self.run.log({key: self._wandb.Table(columns=list(columns), data=data)})
+
+    def finish(self) -> None:
+        if self.run is not None:
+            try:
+                self.run.finish()
+            except Exception as err:  # a lost connection must not fail a finished run
+                warnings.warn(f"wandb could not finish cleanly ({err}); the local files are complete.", stacklevel=2)
+            self.run = None
+
+    def _image(self, image: ImageLike) -> Any:
+        """A wandb.Image from a PIL image, an array or a file path."""
+        if isinstance(image, (str, os.PathLike)):
+            image = Image.open(image)
+        return self._wandb.Image(image)

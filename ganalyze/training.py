@@ -1,0 +1,167 @@
+"""The GANalyze training loop: learn T's parameters so that objective(G(T(z, α), y)) meets its target.
+
+One step: x0 = G(z, y) and target(x0, α) under no_grad; x1 = G(T(z, α, y), y); Adam on T's parameters
+only (G and the objective's networks frozen, in eval mode). Batches depend only on (seed, step), and
+atomic checkpoints carry T, Adam and the losses, so a killed run resumes to the very same θ.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ganalyze.checkpoint import check_resumable, load_checkpoint, save_checkpoint, stamp_config
+from ganalyze.errors import ConfigError, GanalyzeError
+from ganalyze.generators.base import Generator
+from ganalyze.logger import NullLogger
+from ganalyze.sampling import training_batch
+from ganalyze.transformers.base import Transformer
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.pt"
+LOSS_FILE = "train_loss.csv"
+RUNNING_WINDOW = 20  # steps averaged into the progress bar's running loss
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What a training run does; checked on creation so bad values fail before any work."""
+
+    steps: int = 500
+    batch_size: int = 32
+    lr: float = 0.01
+    alpha_range: tuple[float, float] = (-0.1, 0.1)
+    classes: Sequence[int] | None = None
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len(self.alpha_range) != 2:
+            raise ConfigError(f"train.alpha_range must be two numbers [a, b] with a < b, got {list(self.alpha_range)}.")
+        low, high = (float(v) for v in self.alpha_range)
+        if not low < high:
+            example = f"[{high}, {low}]" if low > high else "[-0.1, 0.1]"
+            raise ConfigError(
+                f"train.alpha_range=[{low}, {high}] is empty: α is drawn from U[a, b], so a must be below b "
+                f"(e.g. train.alpha_range={example})."
+            )
+        object.__setattr__(self, "alpha_range", (low, high))
+        checks = {"batch_size": self.batch_size, "checkpoint_every": self.checkpoint_every}
+        for key, value in checks.items():
+            if int(value) != value or value <= 0:
+                raise ConfigError(f"train.{key}={value} must be a positive whole number (e.g. train.{key}=32).")
+        if int(self.steps) != self.steps or self.steps < 0:
+            raise ConfigError(f"train.steps={self.steps} must be a whole number >= 0.")
+        if not self.lr > 0:
+            raise ConfigError(f"train.lr={self.lr} must be a positive learning rate (e.g. train.lr=0.01).")
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: the next step to take and the loss of every step taken so far."""
+
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+def freeze(*modules: nn.Module) -> None:
+    """Eval mode and no gradient for every parameter of ``modules`` (gradients still flow through them)."""
+    for module in modules:
+        module.eval().requires_grad_(False)
+
+
+def train_step(generator: Generator, transformer: Transformer, objective: Any, optimizer: torch.optim.Optimizer,
+               z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """One optimisation step on a batch; returns the (detached) loss."""
+    with torch.no_grad():
+        target = objective.target(generator(z, y), alpha)
+    loss = objective.loss(generator(transformer(z, alpha, y), y), target)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def resume_state(run_dir: str | Path, config: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """The checkpoint to continue from, checked against ``config``; None to start afresh.
+
+    A run folder that already holds a checkpoint is only continued with resume=true, and only under
+    the config it was made with (ConfigError otherwise).
+    """
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.exists():
+        if resume:
+            log.warning("resume=true but %s holds no checkpoint yet: starting at step 0.", run_dir)
+        return None
+    checkpoint = load_checkpoint(path)
+    if not resume:
+        raise ConfigError(
+            f"run folder {run_dir} already holds a checkpoint (step {checkpoint.get('step', '?')}); pass resume=true "
+            "to continue that run, or choose another run_dir to start a new one."
+        )
+    check_resumable(checkpoint, config, path)
+    return checkpoint
+
+
+def train(generator: Generator, transformer: Transformer, objective: Any, settings: TrainSettings,
+          run_dir: str | Path, config: dict[str, Any], logger: Any = None,
+          checkpoint: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> TrainState:
+    """Train ``transformer`` for ``settings.steps`` steps (continuing ``checkpoint`` if given).
+
+    ``config`` is what the run's θ depends on; it is stamped into every checkpoint (see resume_state).
+    Writes checkpoint.pt every ``checkpoint_every`` steps and at the end, and train_loss.csv.
+    """
+    logger = logger or NullLogger()
+    run_dir = Path(run_dir)
+    freeze(generator, objective)
+    transformer.train().requires_grad_(True)
+    optimizer = torch.optim.Adam(transformer.parameters(), lr=settings.lr)
+    state = TrainState()
+    if checkpoint is not None:
+        transformer.load_state_dict(checkpoint["transformer"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        state = TrainState(int(checkpoint["step"]), [float(v) for v in checkpoint["losses"]])
+
+    def save() -> None:
+        save_checkpoint(stamp_config({"step": state.step, "transformer": transformer.state_dict(),
+                                      "optimizer": optimizer.state_dict(), "losses": state.losses}, config),
+                        run_dir / CHECKPOINT_FILE)
+
+    alpha_dim = int(getattr(objective, "alpha_dim", 1))
+    bar = tqdm(total=settings.steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True, mininterval=0.5)
+    while state.step < settings.steps:
+        z, y, alpha = training_batch(generator, settings.seed, state.step, settings.batch_size, alpha_dim,
+                                     settings.alpha_range, settings.classes)
+        loss = float(train_step(generator, transformer, objective, optimizer, z.to(device), y.to(device), alpha.to(device)))
+        if not math.isfinite(loss):
+            raise GanalyzeError(f"training diverged at step {state.step} (loss {loss}); lower train.lr (now {settings.lr}).")
+        state.losses.append(loss)
+        logger.log_metrics({"train/loss": loss}, step=state.step)
+        state.step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{sum(state.losses[-RUNNING_WINDOW:]) / len(state.losses[-RUNNING_WINDOW:]):.4g}")
+        if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
+            save()
+    bar.close()
+    transformer.eval().requires_grad_(False)
+    write_losses(state.losses, run_dir / LOSS_FILE)
+    return state
+
+
+def write_losses(losses: Sequence[float], path: Path) -> None:
+    """Save the loss of every step as CSV (step, loss)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", "loss"])
+        writer.writerows(enumerate(losses))
