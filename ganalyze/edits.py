@@ -15,6 +15,9 @@ Alpha conventions (alpha = 0 is the identity for every edit):
 - ``brightness``: intensity added to every channel (images are in [0, 1]), result clipped to [0, 1].
 - ``color``: three sliders, alpha of shape (N, 3): intensity added to R, G and B, clipped to [0, 1];
   a linear walk learns it with k = 3 directions, one per channel.
+- ``hue``: degrees by which every colour turns about the grey axis of the RGB cube (red -> green ->
+  blue for positive alpha; greys stay put), clipped to [0, 1]. For saturated colours this moves the
+  HSV hue by about alpha: the colour edit whose attribute is the shapes world's hue factor.
 """
 
 from __future__ import annotations
@@ -140,6 +143,26 @@ def color(images: torch.Tensor, alpha: torch.Tensor) -> tuple[torch.Tensor, torc
     return (images + a[:, :, None, None]).clamp(0.0, 1.0), _full_mask(images)
 
 
+def _grey_axis_rotation(degrees: torch.Tensor) -> torch.Tensor:
+    """RGB rotation matrices (N, 3, 3) about the unit grey axis k: cos I + sin [k]x + (1 - cos) k k^T."""
+    rad = degrees * (math.pi / 180.0)
+    cos, sin = torch.cos(rad)[:, None, None], torch.sin(rad)[:, None, None]
+    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=degrees.dtype, device=degrees.device)
+    cross = torch.tensor([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]], dtype=degrees.dtype,
+                         device=degrees.device) / math.sqrt(3.0)
+    eye = torch.eye(3, dtype=degrees.dtype, device=degrees.device)
+    return cos * eye + sin * cross + (1 - cos) * torch.outer(k, k)
+
+
+def hue(images: torch.Tensor, alpha: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn every pixel's colour by alpha degrees about the grey axis (red towards green), clipped to [0, 1]."""
+    _check_images(images)
+    if images.shape[1] != 3:
+        raise ConfigError(f"the hue edit needs RGB images (3 channels), got {images.shape[1]} channels.")
+    matrix = _grey_axis_rotation(per_sample_alpha(alpha, images.shape[0], 1, images))
+    return torch.einsum("nij,njhw->nihw", matrix, images).clamp(0.0, 1.0), _full_mask(images)
+
+
 @dataclass(frozen=True)
 class Edit:
     """An edit by name: the function, how many sliders alpha has per image, and alpha's unit."""
@@ -159,6 +182,7 @@ EDITS: dict[str, Edit] = {
         Edit("rotate", rotate, 1, "degrees"),
         Edit("brightness", brightness, 1, "intensity"),
         Edit("color", color, 3, "intensity per channel (R, G, B)"),
+        Edit("hue", hue, 1, "degrees about the grey axis"),
     )
 }
 
