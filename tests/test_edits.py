@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganalyze.edits import EDITS, brightness, color, get_edit, rotate, shift_x, shift_y, zoom
+from ganalyze.edits import EDITS, brightness, color, get_edit, hue, rotate, shift_x, shift_y, zoom
 from ganalyze.errors import ConfigError, UnknownNameError, WeightsError
 from ganalyze.objectives.edit import EditObjective, masked_l2, vgg16_features
 
@@ -117,6 +117,21 @@ def test_color_adds_per_channel_and_clips() -> None:
     assert torch.all(mask == 1)
 
 
+def test_hue_turns_primaries_into_each_other_and_keeps_greys() -> None:
+    img = torch.zeros(3, 3, 1, 2)
+    img[0, 0, 0, 0] = 1.0  # red
+    img[1, 1, 0, 0] = 1.0  # green
+    img[2, :, 0, 0] = torch.tensor([0.2, 0.6, 0.2])  # a dull green
+    img[:, :, 0, 1] = 0.4  # grey
+    out, mask = hue(img, torch.tensor([120.0, 120.0, 0.0]))
+    assert torch.allclose(out[0, :, 0, 0], torch.tensor([0.0, 1.0, 0.0]), atol=ATOL)  # red -> green
+    assert torch.allclose(out[1, :, 0, 0], torch.tensor([0.0, 0.0, 1.0]), atol=ATOL)  # green -> blue
+    assert torch.allclose(out[:, :, 0, 1], torch.full((3, 3), 0.4), atol=ATOL)  # greys stay grey
+    assert torch.allclose(out[2], img[2], atol=ATOL) and torch.all(mask == 1)
+    back, _ = hue(out[:2], -120.0)
+    assert torch.allclose(back, img[:2], atol=ATOL)
+
+
 def test_bad_alpha_shape_and_bad_name_raise_clear_errors() -> None:
     img = torch.rand(2, 3, 4, 4)
     with pytest.raises(ConfigError, match=r"\(2, 3\)"):
@@ -129,7 +144,7 @@ def test_bad_alpha_shape_and_bad_name_raise_clear_errors() -> None:
 
 def test_registry_alpha_dims() -> None:
     assert {name: e.alpha_dim for name, e in EDITS.items()} == {
-        "zoom": 1, "shift_x": 1, "shift_y": 1, "rotate": 1, "brightness": 1, "color": 3,
+        "zoom": 1, "shift_x": 1, "shift_y": 1, "rotate": 1, "brightness": 1, "color": 3, "hue": 1,
     }
 
 

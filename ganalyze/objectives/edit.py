@@ -16,6 +16,7 @@ from torch import nn
 
 from ganalyze.edits import get_edit
 from ganalyze.errors import ConfigError, WeightsError
+from ganalyze.objectives.base import Objective
 
 
 @dataclass
@@ -95,7 +96,7 @@ def vgg16_features(weights: str | os.PathLike, layers: int = 16) -> ImageNetFeat
     return ImageNetFeatures(body)
 
 
-class EditObjective(nn.Module):
+class EditObjective(Objective):
     """Target = edit(x0, α) with its validity mask (no grad); loss = masked L2 or masked feature distance.
 
     ``alpha_dim`` tells the training loop how many sliders α has per sample (3 for colour).
@@ -104,12 +105,8 @@ class EditObjective(nn.Module):
     def __init__(self, edit: str, features: nn.Module | None = None):
         super().__init__()
         self.edit = get_edit(edit)
+        self.alpha_dim = self.edit.alpha_dim
         self.features = None if features is None else features.eval().requires_grad_(False)
-
-    @property
-    def alpha_dim(self) -> int:
-        """Number of α values per sample this edit takes."""
-        return self.edit.alpha_dim
 
     @torch.no_grad()
     def target(self, x0: torch.Tensor, alpha: torch.Tensor) -> EditTarget:
