@@ -4,7 +4,8 @@ The background is grey and the object saturated, so each pixel's chroma (max - m
 object coverage times the object's chroma, and its hue is the object's hue. Coverage = chroma / object
 chroma then gives the size (mean coverage), the centroid (coverage-weighted position) and the hue
 (coverage-weighted circular mean); the object's brightness comes from interior pixels and the
-background's from uncovered ones. On clean rendered images this is exact up to float rounding.
+background's from uncovered ones. On clean rendered images this is exact up to float rounding; with
+noise and blur (the low-quality variant, generated images) it stays close (see scripts/bench_world.py).
 """
 
 from __future__ import annotations
@@ -34,17 +35,33 @@ def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, values, torch.full_like(values, math.nan)).nanmedian(dim=1).values
 
 
-def coverage_map(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Estimated object coverage per pixel (n, H, W) and the interior mask used for the object colour."""
+def coverage_map(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Object coverage per pixel (n, H, W) as a linear estimate, the same clamped to [0, 1], and the interior mask.
+
+    The object's chroma is the median over its interior, found in two passes so that noise inflating
+    the brightest pixels does not inflate it. The linear estimate subtracts the background's mean chroma
+    (of the pixels below twice the median chroma: 0 on clean images, where the object covers less than
+    half the image), so it is unbiased under zero-mean noise: it gives the size. The clamped one starts
+    at twice the median chroma, so background noise gets no weight: it weighs pixels for centroid and hue.
+    """
     n, _, h, w = images.shape
     chroma = (images.amax(1) - images.amin(1)).reshape(n, -1)
-    floor = 2.0 * chroma.median(dim=1, keepdim=True).values  # 0 on clean images: the object covers < half
-    interior = chroma >= INTERIOR * chroma.amax(1, keepdim=True)
-    obj_chroma = _masked_median(chroma, interior).unsqueeze(1)
-    span = obj_chroma - floor
-    cov = ((chroma - floor) / span.clamp_min(MIN_CHROMA)).clamp(0.0, 1.0)
-    cov = torch.where(span > MIN_CHROMA, cov, torch.zeros_like(cov))
-    return cov.reshape(n, h, w), interior.reshape(n, h, w)
+    floor = 2.0 * chroma.median(dim=1, keepdim=True).values
+    background = chroma <= floor
+    level = (chroma * background).sum(1, keepdim=True) / background.sum(1, keepdim=True).clamp_min(1)
+    obj_chroma = chroma.amax(1, keepdim=True)
+    for _ in range(2):
+        interior = chroma >= INTERIOR * obj_chroma
+        obj_chroma = _masked_median(chroma, interior).unsqueeze(1)
+    linear = _rescale(chroma, level, obj_chroma)
+    weights = _rescale(chroma, floor, obj_chroma).clamp(0.0, 1.0)
+    return linear.reshape(n, h, w), weights.reshape(n, h, w), interior.reshape(n, h, w)
+
+
+def _rescale(chroma: torch.Tensor, zero: torch.Tensor, one: torch.Tensor) -> torch.Tensor:
+    """(chroma - zero) / (one - zero), or 0 for images whose object chroma barely exceeds ``zero``."""
+    span = one - zero
+    return torch.where(span > MIN_CHROMA, (chroma - zero) / span.clamp_min(MIN_CHROMA), torch.zeros_like(chroma))
 
 
 def measure(images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -57,7 +74,8 @@ def measure(images: torch.Tensor) -> dict[str, torch.Tensor]:
         raise ValueError(f"measure expects images of shape (n, 3, H, W), got {tuple(images.shape)}")
     images = torch.nan_to_num(images.detach().float()).clamp(0.0, 1.0)
     n, _, h, w = images.shape
-    cov, interior = coverage_map(images)
+    linear, cov, interior = coverage_map(images)
+    size = linear.mean((1, 2)).clamp_min(0.0)
     mass = cov.sum((1, 2))
     has_object = mass > 0
     safe_mass = mass.clamp_min(1e-12)
@@ -79,5 +97,5 @@ def measure(images: torch.Tensor) -> dict[str, torch.Tensor]:
     bg_sum = (grey * background).sum(1)
     bg_count = background.sum(1)
     bg_brightness = torch.where(bg_count > 0, bg_sum / bg_count.clamp_min(1), grey.mean(1))
-    return {"size": mass / (h * w), "x": x, "y": y, "hue": hue,
+    return {"size": size, "x": x, "y": y, "hue": hue,
             "obj_brightness": obj_brightness, "bg_brightness": bg_brightness}
