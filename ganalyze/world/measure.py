@@ -36,13 +36,13 @@ def _masked_median(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def coverage_map(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Object coverage per pixel (n, H, W) as a linear estimate, the same clamped to [0, 1], and the interior mask.
+    """Object coverage per pixel (n, H, W) in [0, 1], the object's interior mask, and a linear coverage estimate.
 
     The object's chroma is the median over its interior, found in two passes so that noise inflating
-    the brightest pixels does not inflate it. The linear estimate subtracts the background's mean chroma
-    (of the pixels below twice the median chroma: 0 on clean images, where the object covers less than
-    half the image), so it is unbiased under zero-mean noise: it gives the size. The clamped one starts
-    at twice the median chroma, so background noise gets no weight: it weighs pixels for centroid and hue.
+    the brightest pixels does not inflate it. The coverage starts at twice the median chroma (0 on clean
+    images, where the object covers less than half the image), so background noise gets no weight: it
+    weighs pixels for centroid and hue. The linear estimate (not clamped) subtracts the background's mean
+    chroma instead, so it is unbiased under zero-mean noise: its mean is the size.
     """
     n, _, h, w = images.shape
     chroma = (images.amax(1) - images.amin(1)).reshape(n, -1)
@@ -55,7 +55,7 @@ def coverage_map(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
         obj_chroma = _masked_median(chroma, interior).unsqueeze(1)
     linear = _rescale(chroma, level, obj_chroma)
     weights = _rescale(chroma, floor, obj_chroma).clamp(0.0, 1.0)
-    return linear.reshape(n, h, w), weights.reshape(n, h, w), interior.reshape(n, h, w)
+    return weights.reshape(n, h, w), interior.reshape(n, h, w), linear.reshape(n, h, w)
 
 
 def _rescale(chroma: torch.Tensor, zero: torch.Tensor, one: torch.Tensor) -> torch.Tensor:
@@ -74,7 +74,7 @@ def measure(images: torch.Tensor) -> dict[str, torch.Tensor]:
         raise ValueError(f"measure expects images of shape (n, 3, H, W), got {tuple(images.shape)}")
     images = torch.nan_to_num(images.detach().float()).clamp(0.0, 1.0)
     n, _, h, w = images.shape
-    linear, cov, interior = coverage_map(images)
+    cov, interior, linear = coverage_map(images)
     size = linear.mean((1, 2)).clamp_min(0.0)
     mass = cov.sum((1, 2))
     has_object = mass > 0
