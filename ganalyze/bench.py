@@ -1,0 +1,378 @@
+"""ganalyze-bench: our training step against a re-creation of the published one, on the same models and inputs.
+
+For each world (BigGAN-deep-128 + MemNet, both randomly initialised; the shapes world) and device, one
+fresh worker process builds the models once, then times, interleaved step by step, the reference-style
+step (ganalyze.reference_step, batch 4) and our step (ganalyze.training.train_step) at batch 4 and at
+each candidate batch. It reports samples/s, peak memory, FLOPs (torch.utils.flop_counter) and the
+achieved FLOP/s as a fraction of a large matmul of the same dtype timed in the same process.
+
+Peak memory: on CPU, the peak resident set (getrusage ru_maxrss, reset before every step through
+/proc/self/clear_refs after malloc_trim) minus the resident set before the step; on CUDA,
+torch.cuda.max_memory_allocated minus memory_allocated before the step. Both count the step's own
+tensors, not the models' weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from assessors.registry import create_assessor
+from ganalyze.errors import ConfigError
+
+REFERENCE_BATCH = 4
+ALPHA_RANGE = (-0.5, 0.5)  # the reference's default training range
+WORLDS: dict[str, dict[str, Any]] = {
+    # generator config file (conf/generator), its overrides, assessor name, its options, default candidate batches
+    "biggan": {"generator": "biggan_deep_128", "generator_options": {"pretrained": False},
+               "assessor": "memnet", "assessor_options": {"pretrained": False}, "batches": [4, 8, 16]},
+    "shapes": {"generator": "shapes", "generator_options": {},
+               "assessor": "shapes_size", "assessor_options": {}, "batches": [4, 16, 64, 256]},
+    # A miniature for tests of the harness itself: a 32 px random BigGAN and the brightness assessor.
+    "tiny": {"generator": "tiny_biggan", "generator_options": {},
+             "assessor": "brightness", "assessor_options": {}, "batches": [4, 8]},
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One timed configuration: which step ('reference' or 'ours') at which batch size."""
+
+    step: str
+    batch: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.step}@{self.batch}"
+
+
+@dataclass
+class Result:
+    """What was measured for one variant in one world on one device."""
+
+    world: str
+    device: str
+    step: str
+    batch: int
+    dtype: str
+    step_seconds: list[float]
+    samples_per_s: float
+    peak_bytes: int
+    peak_bytes_per_sample: float
+    flops_per_step: int
+    flops_per_s: float
+    matmul_flops_per_s: float
+    utilisation: float
+
+
+# ---------------------------------------------------------------- models and steps
+
+def build_world(world: str, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The frozen generator and assessor of a world, on ``device``."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    spec = WORLDS[world]
+    config = OmegaConf.load(files("ganalyze.conf") / "generator" / f"{spec['generator']}.yaml")
+    generator = instantiate(config, **spec["generator_options"])
+    assessor = create_assessor(spec["assessor"], **spec["assessor_options"])
+    return generator.to(device).eval().requires_grad_(False), assessor.to(device)
+
+
+def make_inputs(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """A fixed pool of latents, class ids and α (float64 NumPy, as the reference draws it) shared by all variants."""
+    z, y = generator.sample_latents(n, seed)
+    alpha = np.random.RandomState(seed).uniform(*ALPHA_RANGE, size=n)
+    return z, y, alpha
+
+
+def make_step(variant: Variant, generator: torch.nn.Module, assessor: torch.nn.Module,
+              inputs: tuple[torch.Tensor, torch.Tensor, np.ndarray], device: torch.device) -> Callable[[], None]:
+    """A closure running one step of ``variant`` on the first ``batch`` inputs of the pool."""
+    z, y, alpha = (v[: variant.batch] for v in inputs)
+    if variant.step == "reference":
+        from ganalyze.reference_step import ReferenceStep
+
+        reference = ReferenceStep(generator, assessor, device)
+        return lambda: reference(z, y, alpha)
+    from ganalyze.objectives.score import ScoreObjective
+    from ganalyze.training import train_step
+    from ganalyze.transformers.linear import LinearTransformer
+
+    transformer = LinearTransformer(generator.dim_z).to(device)
+    objective = ScoreObjective(assessor)
+    optimizer = torch.optim.Adam(transformer.parameters(), lr=1e-3)
+    z, y, alpha_t = z.to(device), y.to(device), torch.from_numpy(alpha).float().to(device)
+    return lambda: train_step(generator, transformer, objective, optimizer, z, y, alpha_t)
+
+
+# ---------------------------------------------------------------- measurements
+
+class PeakMemory:
+    """Peak memory of a piece of work above what was in use when ``reset`` was called (see module doc)."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.base = device, 0
+        self.libc = ctypes.CDLL("libc.so.6") if sys.platform.startswith("linux") else None
+
+    @property
+    def method(self) -> str:
+        if self.device.type == "cuda":
+            return "torch.cuda.max_memory_allocated - memory_allocated before the step"
+        return "getrusage ru_maxrss (reset per step via /proc/self/clear_refs after malloc_trim) - VmRSS before the step"
+
+    def reset(self) -> None:
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+            return
+        if self.libc is None:
+            raise ConfigError("CPU peak memory is measured through Linux /proc; run the benchmark on Linux.")
+        self.libc.malloc_trim(0)
+        Path("/proc/self/clear_refs").write_text("5")  # resets the peak resident set to the current one
+        self.base = _resident_bytes()
+
+    def peak(self) -> int:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            return torch.cuda.max_memory_allocated(self.device) - self.base
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - self.base
+
+
+def _resident_bytes() -> int:
+    """The current resident set of this process (VmRSS), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS line in /proc/self/status")
+
+
+def count_flops(step: Callable[[], None]) -> int:
+    """FLOPs of one call of ``step`` (matmuls and convolutions, forward and backward) by torch's counter."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
+
+
+def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 3) -> float:
+    """The best FLOP/s of ``repeats`` (size x size) @ (size x size) products: the machine's practical limit."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    best = float("inf")
+    for _ in range(repeats + 1):  # the first product warms up
+        start = _now(device)
+        torch.mm(a, b)
+        best = min(best, _now(device) - start)
+    return 2 * size**3 / best
+
+
+def _now(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+# ---------------------------------------------------------------- one world on one device (worker process)
+
+def run_world(world: str, device_name: str, batches: list[int], steps: int, matmul_size: int) -> dict[str, Any]:
+    """Time every variant of one world on one device, interleaving their steps; return results as JSON-able."""
+    device = torch.device(device_name)
+    generator, assessor = build_world(world, device)
+    variants = [Variant("reference", REFERENCE_BATCH)] + [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
+    inputs = make_inputs(generator, max(v.batch for v in variants))
+    memory = PeakMemory(device)
+    runners = {v: make_step(v, generator, assessor, inputs, device) for v in variants}
+    flops = {v: count_flops(run) for v, run in runners.items()}  # doubles as the warm-up step
+    times: dict[Variant, list[float]] = {v: [] for v in variants}
+    peaks: dict[Variant, int] = {v: 0 for v in variants}
+    peak_before = matmul_flops_per_s(device, torch.float32, matmul_size)
+    for _ in range(steps):
+        for variant, run in runners.items():
+            memory.reset()
+            start = _now(device)
+            run()
+            times[variant].append(_now(device) - start)
+            peaks[variant] = max(peaks[variant], memory.peak())
+    matmul = {"float32": max(peak_before, matmul_flops_per_s(device, torch.float32, matmul_size))}
+    results = []
+    for v in variants:
+        seconds = statistics.median(times[v])
+        dtype = "float32"
+        results.append(Result(world, device_name, v.step, v.batch, dtype, times[v], v.batch / seconds, peaks[v],
+                              peaks[v] / v.batch, flops[v], flops[v] / seconds, matmul[dtype],
+                              flops[v] / seconds / matmul[dtype]))
+    return {"results": [asdict(r) for r in results], "matmul_flops_per_s": matmul, "memory_method": memory.method}
+
+
+def machine_description(device_name: str) -> str:
+    """A short name of the processor (or GPU) the numbers were measured on."""
+    if device_name.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device_name))
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+# ---------------------------------------------------------------- summary
+
+def add_ratios(results: list[dict[str, Any]]) -> None:
+    """Add, to every row, its samples/s and memory per sample relative to the reference row of its world and device."""
+    for row in results:
+        ref = next(r for r in results if r["world"] == row["world"] and r["device"] == row["device"]
+                   and r["step"] == "reference")
+        row["speedup_vs_reference"] = row["samples_per_s"] / ref["samples_per_s"]
+        row["memory_per_sample_vs_reference"] = (row["peak_bytes_per_sample"] / ref["peak_bytes_per_sample"]
+                                                 if ref["peak_bytes_per_sample"] > 0 else None)
+
+
+def best_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our fastest batch in each world and device."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in results:
+        key = (row["world"], row["device"])
+        if row["step"] != "reference" and (key not in best or row["samples_per_s"] > best[key]["samples_per_s"]):
+            best[key] = row
+    return list(best.values())
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The results as a markdown table, our best batch per world marked with *."""
+    best = {id(r) for r in best_rows(report["results"])}
+    lines = [
+        f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
+        f"{report['steps']} timed steps per row (median).",
+        "",
+        "| world | device | step | batch | dtype | samples/s | × ref | peak MiB | MiB/sample | × ref | "
+        "GFLOP/sample | GFLOP/s | % of matmul peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        mem_ratio = r["memory_per_sample_vs_reference"]
+        lines.append(
+            f"| {r['world']} | {r['device']} | {r['step']}{' *' if id(r) in best else ''} | {r['batch']} | {r['dtype']} "
+            f"| {r['samples_per_s']:.3g} | {r['speedup_vs_reference']:.2f} | {r['peak_bytes'] / 2**20:.0f} "
+            f"| {r['peak_bytes_per_sample'] / 2**20:.1f} | {'-' if mem_ratio is None else f'{mem_ratio:.2f}'} "
+            f"| {r['flops_per_step'] / r['batch'] / 1e9:.3g} | {r['flops_per_s'] / 1e9:.3g} | {100 * r['utilisation']:.1f} |"
+        )
+    lines.append("")
+    lines.append(f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. "
+                 "Matmul peak: best of 3 square products, float32: "
+                 + ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in report["matmul_flops_per_s"].items()) + ".")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ganalyze-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worlds", default="biggan,shapes", help=f"comma-separated, from {sorted(WORLDS)}")
+    parser.add_argument("--devices", default="auto", help="comma-separated cpu,cuda; auto: cpu and cuda when present")
+    parser.add_argument("--batches", default=None, help="our candidate batch sizes, comma-separated (default per world)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per variant (after one warm-up step)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (default 1: two threads on a busy 2-core machine measured 8x slower)")
+    parser.add_argument("--matmul-size", type=int, default=None, help="side of the peak matmul (default 2048 CPU, 8192 GPU)")
+    parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
+    return parser.parse_args(argv)
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise ConfigError(f"{what}={text!r} must be positive whole numbers separated by commas, e.g. 4,8,16.")
+    return values
+
+
+def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The (world, device, batches) jobs the command line asks for, checked."""
+    worlds = [w.strip() for w in args.worlds.split(",") if w.strip()]
+    unknown = [w for w in worlds if w not in WORLDS]
+    if unknown or not worlds:
+        raise ConfigError(f"--worlds={args.worlds!r}: unknown {unknown}; choose from {', '.join(sorted(WORLDS))}.")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) if args.devices == "auto" else \
+        [d.strip() for d in args.devices.split(",") if d.strip()]
+    for d in devices:
+        if d not in ("cpu", "cuda") and not d.startswith("cuda:"):
+            raise ConfigError(f"--devices={args.devices!r}: {d!r} is not cpu, cuda or cuda:N.")
+        if d.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"--devices={args.devices!r}: no CUDA device is available here; use --devices cpu.")
+    if args.steps <= 0 or args.threads <= 0:
+        raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive.")
+    return [{"world": w, "device": d,
+             "batches": _int_list(args.batches, "--batches") if args.batches else WORLDS[w]["batches"],
+             "steps": args.steps,
+             "matmul_size": args.matmul_size or (8192 if d.startswith("cuda") else 2048)}
+            for w in worlds for d in devices]
+
+
+def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
+    """Run one world on one device in a fresh Python process (clean memory baseline, fixed thread count)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, "-m", "ganalyze.bench", "--threads", str(threads), "--worker",
+               json.dumps({**job, "out": str(out)})]
+        subprocess.run(cmd, env=env, check=True)
+        return json.loads(out.read_text())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.worker is not None:
+        job = json.loads(args.worker)
+        measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"])
+        Path(job["out"]).write_text(json.dumps(measured))
+        return 0
+    try:
+        jobs = plan(args)
+    except ConfigError as err:
+        print(f"ganalyze-bench: {err}", file=sys.stderr)
+        return 2
+    report: dict[str, Any] = {"machine": "; ".join(sorted({machine_description(j["device"]) for j in jobs})),
+                              "torch": torch.__version__, "threads": args.threads, "steps": args.steps,
+                              "load_average_start": os.getloadavg(), "results": [], "matmul_flops_per_s": {},
+                              "memory_methods": []}
+    for job in jobs:
+        print(f"ganalyze-bench: {job['world']} on {job['device']}, batches {job['batches']} ...", file=sys.stderr)
+        measured = run_job_in_subprocess(job, args.threads)
+        report["results"] += measured["results"]
+        report["memory_methods"].append(measured["memory_method"])
+        for dtype, value in measured["matmul_flops_per_s"].items():
+            report["matmul_flops_per_s"][f"{job['device']}/{dtype}"] = value
+    report["load_average_end"] = os.getloadavg()
+    add_ratios(report["results"])
+    report["markdown"] = markdown_table(report)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(report["markdown"])
+    print(f"\nJSON report: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The benchmark harness runs on a tiny world and writes a well-formed report (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from assessors.caffenet import ten_crop
+from ganalyze.bench import main
+from ganalyze.reference_step import ten_crop_loop
+
+
+def test_bench_on_the_tiny_world_writes_a_complete_report(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--worlds", "tiny", "--devices", "cpu", "--batches", "8", "--steps", "1",
+                 "--matmul-size", "128", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = report["results"]
+    assert [(r["step"], r["batch"]) for r in rows] == [("reference", 4), ("ours", 4), ("ours", 8)]
+    for r in rows:
+        assert r["world"] == "tiny" and r["device"] == "cpu" and len(r["step_seconds"]) == 1
+        for key in ("samples_per_s", "flops_per_step", "flops_per_s", "matmul_flops_per_s", "utilisation"):
+            assert math.isfinite(r[key]) and r[key] > 0, key
+        assert r["peak_bytes"] >= 0 and r["speedup_vs_reference"] > 0
+    assert rows[0]["speedup_vs_reference"] == 1.0
+    assert report["threads"] == 1 and report["machine"]
+    printed = capsys.readouterr().out
+    assert "| tiny | cpu | reference | 4 |" in printed and printed.count("| tiny | cpu |") == 3
+
+
+def test_bench_rejects_unknown_worlds(tmp_path, capsys):
+    assert main(["--worlds", "nope", "--out", str(tmp_path / "b.json")]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_reference_ten_crop_loop_holds_the_same_corners_as_the_batched_crop():
+    images = torch.rand(2, 3, 9, 9)
+    looped = ten_crop_loop(images.permute(0, 2, 3, 1), 5)  # (N, 10, 3, 5, 5), image-major
+    batched = ten_crop(images, 5).view(10, 2, 3, 5, 5).transpose(0, 1)  # crop-major -> image-major
+    # Corners and their mirrors agree (both orders are TL, TR, BL, BR); the reference's centre sits one
+    # pixel further, at (9 - 5) // 2 + 1 = 3 instead of 2.
+    for slot in (0, 1, 2, 3):
+        torch.testing.assert_close(looped[:, slot], batched[:, slot])
+        torch.testing.assert_close(looped[:, slot + 5], batched[:, slot + 5])
+    torch.testing.assert_close(looped[:, 4], images[:, :, 3:8, 3:8])
+    torch.testing.assert_close(looped[:, 9], images[:, :, 3:8, 3:8].flip(-1))
+
+
+@pytest.mark.parametrize("bad", ["0", "x", "4,-8"])
+def test_bench_rejects_bad_batches(tmp_path, capsys, bad):
+    assert main(["--worlds", "tiny", "--batches", bad, "--out", str(tmp_path / "b.json")]) == 2
+    assert "--batches" in capsys.readouterr().err
