@@ -1,0 +1,1 @@
+"""Command-line apps of the package (console scripts declared in pyproject.toml)."""
