@@ -84,8 +84,7 @@ class AestheticsNet(Assessor):
             raise ConfigError(f"AestheticsNet has no head {head!r}; choose one of {', '.join(HEADS)}.")
         self.head = head
         self.score_range = (0.0, 1.0) if head == "Aesthetic" else (-1.0, 1.0)
-        self.net = AestheticsNetModel()
-        load_pretrained(self.net, weights, pretrained, "AestheticsNet", WEIGHTS_HELP, key_map)
+        self.net = load_pretrained(AestheticsNetModel, weights, pretrained, "AestheticsNet", WEIGHTS_HELP, key_map)
         self.register_buffer("mean_image", load_mean_image(mean_image, CROP), persistent=False)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:

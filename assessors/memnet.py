@@ -63,8 +63,7 @@ class MemNet(Assessor):
         pretrained: bool = True,
     ) -> None:
         super().__init__()
-        self.net = MemNetModel()
-        load_pretrained(self.net, weights, pretrained, "MemNet", WEIGHTS_HELP, key_map)
+        self.net = load_pretrained(MemNetModel, weights, pretrained, "MemNet", WEIGHTS_HELP, key_map)
         self.register_buffer("mean_image", load_mean_image(mean_image, INPUT_SIZE), persistent=False)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ from ganalyze.errors import ConfigError
 from assessors.base import Assessor, check_images, resize
 from assessors.registry import register_assessor
 from assessors.saliency import foreground_mask
-from assessors.weights import check_state_dict, read_state_dict, rename_keys
+from assessors.weights import build_with_state, read_state_dict, rename_keys
 
 SEGMENTATION_ARCHS = (
     "deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large",
@@ -41,7 +42,7 @@ class ObjectSize(Assessor):
         size: int = 128,
         border: float = 0.08,
         threshold: float = 12.0,
-        softness: float = 4.0,
+        softness: float = 2.0,
         segmentation_weights: str | os.PathLike | None = None,
         segmentation_arch: str = "deeplabv3_resnet50",
         segmentation_size: int = 520,
@@ -88,9 +89,6 @@ def load_segmenter(
     )
     state = rename_keys(read_state_dict(weights, f"object_size segmenter {arch}", expected), key_map)
     aux_loss = any(key.startswith("aux_classifier.") for key in state)
-    builder = getattr(segmentation, arch)
     options = {} if arch.startswith("lraspp") else {"aux_loss": aux_loss}
-    model = builder(weights=None, weights_backbone=None, num_classes=num_classes, **options)
-    check_state_dict(model, state, f"object_size segmenter {arch}", str(weights))
-    model.load_state_dict(state, strict=True)
-    return model
+    build = partial(getattr(segmentation, arch), weights=None, weights_backbone=None, num_classes=num_classes, **options)
+    return build_with_state(build, state, f"object_size segmenter {arch}", str(weights))

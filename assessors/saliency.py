@@ -47,7 +47,7 @@ def foreground_mask(
     border: float = 0.08,
     segments: int = 4,
     threshold: float = 12.0,
-    softness: float = 4.0,
+    softness: float = 2.0,
 ) -> torch.Tensor:
     """Soft foreground mask (N, H, W) in (0, 1): sigmoid((distance to border colours - tau) / softness).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -70,29 +71,39 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], what: 
         )
 
 
+def build_with_state(
+    build: Callable[[], nn.Module], state: Mapping[str, torch.Tensor], what: str, source: str
+) -> nn.Module:
+    """``build()`` the model without initialising it (meta device), check ``state`` strictly and assign it."""
+    with torch.device("meta"):
+        model = build()
+    check_state_dict(model, state, what, source)
+    expected = model.state_dict()
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True, assign=True)
+    return model
+
+
 def load_weights(
-    model: nn.Module,
+    build: Callable[[], nn.Module],
     path: str | os.PathLike,
     what: str,
     expected_file: str,
     key_map: Mapping[str, str] | None = None,
 ) -> nn.Module:
-    """Read ``path`` safely, rename keys by ``key_map``, check them strictly and load them into ``model``."""
+    """Read ``path`` safely, rename keys by ``key_map``, and build the model holding them (strict check)."""
     state = rename_keys(read_state_dict(path, what, expected_file), key_map)
-    check_state_dict(model, state, what, str(path))
-    model.load_state_dict(state, strict=True)
-    return model
+    return build_with_state(build, state, what, str(path))
 
 
 def load_pretrained(
-    model: nn.Module,
+    build: Callable[[], nn.Module],
     weights: str | os.PathLike | None,
     pretrained: bool,
     what: str,
     expected_file: str,
     key_map: Mapping[str, str] | None = None,
 ) -> nn.Module:
-    """Load ``weights`` into ``model``; keep random init only with ``pretrained=False`` (for plumbing tests).
+    """The model holding ``weights``; randomly initialised only with ``pretrained=False`` (for plumbing tests).
 
     No weights with ``pretrained=True`` is a WeightsError naming the expected file.
     """
@@ -100,4 +111,4 @@ def load_pretrained(
         raise WeightsError(f"{what} needs its weights and none were given (weights=null). Expected {expected_file}")
     if not pretrained and weights is not None:
         raise ConfigError(f"{what} got weights={weights} with pretrained=false; drop one of the two.")
-    return model if weights is None else load_weights(model, weights, what, expected_file, key_map)
+    return build() if weights is None else load_weights(build, weights, what, expected_file, key_map)
