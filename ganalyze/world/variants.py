@@ -118,8 +118,8 @@ class WorldVariant:
         pool = torch.tensor(self.classes, dtype=torch.long)
         class_id = pool[torch.randint(len(pool), (n,), generator=gen)]
         size = self.size.sample(n, gen)
-        left, right, up, down = (torch.tensor([extents(SHAPE_NAMES[c])[k] for c in range(len(SHAPE_NAMES))],
-                                              dtype=torch.float64)[class_id] for k in range(4))
+        reach = torch.tensor([extents(name) for name in SHAPE_NAMES], dtype=torch.float64)[class_id]
+        left, right, up, down = reach.unbind(1)
         x = _place(self.position.sample(n, gen), left, right, size)
         y = _place(self.position.sample(n, gen), up, down, size)
         drawn = {k: getattr(self, k).sample(n, gen) for k in ("hue", "obj_brightness", "bg_brightness", "texture")}
