@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ganalyze.build import plain
-from ganalyze.errors import ConfigError
+from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluation
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import resolve_classes
@@ -18,8 +19,40 @@ from ganalyze.transformers.base import Transformer
 from ganalyze.visuals import image_grid, plot_changes, table_rows, visual_definition
 
 EVAL_DIR = "eval"
+ROLE_GROUPS = ("generator", "assessor", "transformer", "objective", "logger")
 HEADLINE = ("score_spearman", "score_r2", "score_r2_change", "size_spearman", "size_monotonic_fraction",
             "class_preserved_at_low", "class_preserved_at_high")
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group: the package's YAML files plus configs stored by plugins."""
+    from hydra.core.config_store import ConfigStore
+
+    folder = files("ganalyze.conf").joinpath(group)
+    packaged = [p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")] if folder.is_dir() else []
+    try:
+        stored = [name.removesuffix(".yaml") for name in ConfigStore.instance().list(group)]
+    except OSError:  # nothing stored for this group
+        stored = []
+    return sorted(set(packaged) | set(stored))
+
+
+def check_group_choices(args: list[str]) -> None:
+    """Fail with one paragraph on ``group=name`` command-line choices that name no config of the group.
+
+    Skipped when the command line extends Hydra's search path (options may then live anywhere).
+    """
+    if any(a.lstrip("+").startswith("hydra.searchpath") for a in args):
+        return
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        group = key.lstrip("+~")
+        if sep and group in ROLE_GROUPS and value not in group_options(group):
+            hint = " or install a package that provides it (ganalyze.assessors entry point)" if group == "assessor" else ""
+            raise UnknownNameError(
+                f"unknown {group} {value!r}; known {group}s: {', '.join(group_options(group))}. "
+                f"A new one is a YAML file in conf/{group}/ with a _target_{hint}."
+            )
 
 
 def setup_torch(cfg: Mapping[str, Any]) -> torch.device:

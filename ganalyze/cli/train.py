@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from assessors.plugins import register_plugin_configs
 from ganalyze.build import (build_assessor, build_generator, build_logger, build_objective, build_transformer,
                             plain, relevant_config)
-from ganalyze.cli.common import class_ids, eval_settings, run_evaluation, setup_torch
+from ganalyze.cli.common import check_group_choices, class_ids, eval_settings, run_evaluation, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.training import TrainSettings, resume_state, train
 from ganalyze.visuals import plot_loss
@@ -41,6 +43,7 @@ def run_training(cfg: DictConfig) -> Path:
     assessor = build_assessor(cfg.assessor).to(device)
     objective = build_objective(cfg.objective, assessor).to(device)
     settings = replace(settings, classes=class_ids(train_node["classes"], generator))
+    eval_settings(cfg.eval, generator), class_ids(cfg.eval.grid_classes, generator)  # class names checked up front
     torch.manual_seed(cfg.seed)  # θ's initial value depends on the seed only
     transformer = build_transformer(cfg.transformer, generator, int(getattr(objective, "alpha_dim", 1))).to(device)
 
@@ -62,9 +65,17 @@ def run_training(cfg: DictConfig) -> Path:
 
 @hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="config")
 @reports_errors("ganalyze-train")
-def main(cfg: DictConfig) -> None:
-    """Entry point of ganalyze-train (Hydra: every config value can be overridden as key=value)."""
+def hydra_app(cfg: DictConfig) -> None:
+    """The Hydra application: composes the config from the command line and runs the job."""
     run_training(cfg)
+
+
+@reports_errors("ganalyze-train")
+def main() -> None:
+    """Entry point of ganalyze-train (every config value can be overridden as key=value)."""
+    register_plugin_configs()  # assessors of installed plugin packages become assessor=<name> options
+    check_group_choices(sys.argv[1:])
+    hydra_app()
 
 
 if __name__ == "__main__":

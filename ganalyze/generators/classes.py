@@ -29,11 +29,14 @@ def resolve_classes(classes: Sequence[int | str] | None, num_classes: int,
     for c in classes:
         if isinstance(c, str) and not c.strip().isdigit():
             if c.lower() not in lookup:
+                if not lookup:
+                    raise UnknownNameError(
+                        f"unknown class name {c!r}: this generator's classes have no names; use ids 0-{num_classes - 1}."
+                    )
                 close = difflib.get_close_matches(c.lower(), list(lookup), n=3, cutoff=0.6)
-                hint = f" Did you mean {', '.join(repr(x) for x in close)}?" if close else ""
-                known = "this generator has no class names; use ids" if not lookup else "names are listed in order"
+                hint = f" (did you mean {', '.join(repr(x) for x in close)}?)" if close else ""
                 raise UnknownNameError(
-                    f"unknown class name {c!r} ({known}; ids 0-{num_classes - 1} work too).{hint}"
+                    f"unknown class name {c!r}{hint}; use one of this generator's class names or an id 0-{num_classes - 1}."
                 )
             ids.append(lookup[c.lower()])
         else:
