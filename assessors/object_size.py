@@ -68,7 +68,8 @@ class ObjectSize(Assessor):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, "ObjectSize")
         if self.segmenter is None:
-            mask = foreground_mask(resize(images, self.size), self.border, threshold=self.threshold, softness=self.softness)
+            work = min(self.size, *images.shape[-2:])  # shrink to ``size``, never enlarge (blur inflates the mask)
+            mask = foreground_mask(resize(images, work), self.border, threshold=self.threshold, softness=self.softness)
             return mask.mean((1, 2))
         x = (resize(images, self.segmentation_size) - self.mean) / self.std
         probabilities = self.segmenter(x)["out"].softmax(1)
