@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ganalyze.world.factors import Factors
-from ganalyze.world.shapes import SHAPE_NAMES, shape_sdf
+from ganalyze.world.shapes import SHAPE_NAMES, banded_sdf
 
 SATURATION = 0.8  # with V >= 0.5 the object's chroma is >= 0.4, well above any grey
 TEXTURE_CYCLES = 4  # periods of the background plaid across the image
@@ -33,13 +33,14 @@ def _coverage_chunk(factors: Factors, resolution: int) -> torch.Tensor:
     px = (grid.view(1, 1, -1) - factors.x.float().view(-1, 1, 1)) / scale.view(-1, 1, 1)
     py = (grid.view(1, -1, 1) - factors.y.float().view(-1, 1, 1)) / scale.view(-1, 1, 1)
     px, py = px.expand(-1, resolution, -1), py.expand(-1, -1, resolution)
+    px_per_unit = (scale * resolution).view(-1, 1, 1)
+    half_pixel = 0.5 / px_per_unit  # the ramp's half-width in shape units: beyond it coverage is 0 or 1
     dist = torch.empty(len(factors), resolution, resolution)
     for c, name in enumerate(SHAPE_NAMES):
         idx = (factors.class_id == c).nonzero().squeeze(1)
         if len(idx):
-            dist[idx] = shape_sdf(name, px[idx], py[idx])
-    dist_px = dist * (scale * resolution).view(-1, 1, 1)
-    return (0.5 - dist_px).clamp(0.0, 1.0)
+            dist[idx] = banded_sdf(name, px[idx], py[idx], half_pixel[idx])
+    return (0.5 - dist * px_per_unit).clamp(0.0, 1.0)
 
 
 def hsv_to_rgb(hue: torch.Tensor, saturation: float | torch.Tensor, value: torch.Tensor) -> torch.Tensor:

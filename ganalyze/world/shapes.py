@@ -79,8 +79,32 @@ def polygon_sdf(px: torch.Tensor, py: torch.Tensor, verts: torch.Tensor) -> torc
     return torch.where(inside, -dist, dist)
 
 
+def radii(name: str) -> tuple[float, float]:
+    """Radii of the largest circle inside and the smallest circle around the shape, both about its centroid."""
+    if name == "circle":
+        return CIRCLE_RADIUS, CIRCLE_RADIUS
+    verts = POLYGONS[name]
+    inner = -float(polygon_sdf(torch.zeros(1), torch.zeros(1), verts))
+    return inner, float(verts.norm(dim=1).max())
+
+
+RADII: dict[str, tuple[float, float]] = {name: radii(name) for name in SHAPE_NAMES}
+
+
 def shape_sdf(name: str, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     """Signed distance to the unit-area shape ``name`` at points given relative to its centroid."""
     if name == "circle":
         return torch.sqrt(px * px + py * py) - CIRCLE_RADIUS
     return polygon_sdf(px, py, POLYGONS[name])
+
+
+def banded_sdf(name: str, px: torch.Tensor, py: torch.Tensor, band: torch.Tensor) -> torch.Tensor:
+    """shape_sdf where it may be within ``band`` (broadcast against the points) of the outline, computed
+    only there; elsewhere +inf or -inf (outside / inside), settled by the inner and outer circles."""
+    inner, outer = RADII[name]
+    band = band.expand_as(px)
+    r = torch.sqrt(px * px + py * py)
+    out = torch.where(r >= outer + band, math.inf, -math.inf)
+    near = (r > inner - band) & (r < outer + band)
+    out[near] = shape_sdf(name, px[near], py[near])
+    return out
