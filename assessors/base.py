@@ -49,4 +49,8 @@ def resize(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     hw = (size, size) if isinstance(size, int) else tuple(size)
     if tuple(images.shape[-2:]) == hw:
         return images
-    return F.interpolate(images, size=hw, mode="bilinear", align_corners=False, antialias=True)
+    # Antialiasing only changes a shrink; its kernel has no bfloat16 CPU version (autocast), so a bf16 shrink runs in fp32.
+    shrink = images.shape[-2] > hw[0] or images.shape[-1] > hw[1]
+    if shrink and images.dtype == torch.bfloat16:
+        return F.interpolate(images.float(), size=hw, mode="bilinear", align_corners=False, antialias=True).to(images.dtype)
+    return F.interpolate(images, size=hw, mode="bilinear", align_corners=False, antialias=shrink)
