@@ -231,13 +231,17 @@ class Evaluation:
 
 
 def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
-             alpha_range: tuple[float, float], settings: EvalSettings, seed: int = 0) -> Evaluation:
-    """Sweep the trained direction and a random one of equal norm over held-out seeds and the α grid."""
+             alpha_range: tuple[float, float], settings: EvalSettings, seed: int = 0,
+             tools: WorldTools | None = None) -> Evaluation:
+    """Sweep the trained direction and a random one of equal norm over held-out seeds and the α grid.
+
+    ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
+    """
     seeds = held_out_seeds(settings.num_seeds)
     z, y = latents_for_seeds(generator, seeds, settings.classes)
     alphas = alpha_grid(alpha_range, settings.alpha_scale, settings.num_alphas)
     inside = (alphas >= alpha_range[0] - 1e-9) & (alphas <= alpha_range[1] + 1e-9)
-    tools = world_tools(generator, settings.world)
+    tools = tools or world_tools(generator, settings.world)
     device = next(transformer.parameters()).device
     baseline = transformer.random_like(z.to(device), y.to(device),
                                        torch.Generator().manual_seed(stream_seed(seed, "random_direction")))

@@ -16,6 +16,7 @@ from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluat
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import resolve_classes
 from ganalyze.transformers.base import Transformer
+from ganalyze.steerability import run_steerability
 from ganalyze.visuals import image_grid, plot_changes, table_rows, visual_definition
 
 EVAL_DIR = "eval"
@@ -112,6 +113,10 @@ def run_evaluation(cfg: Mapping[str, Any], generator: Generator, transformer: Tr
     logger.log_images(pictures)
     logger.log_metrics({f"eval/{k}": v for k, v in evaluation.summary().items()})
     print_summary(evaluation, out)
+    edit = cfg["objective"].get("edit")
+    if edit is not None:  # an edit objective: also measure the transformation achieved (steerability)
+        run_steerability(str(edit), alpha_range, settings, cfg["eval"]["grid_seeds"], generator, transformer,
+                         run_dir, logger)
     return evaluation
 
 

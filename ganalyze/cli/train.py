@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,10 +27,16 @@ from ganalyze.visuals import plot_loss
 TRANSFORMER_DIR = "transformer"
 
 
+def job_folder(cfg: DictConfig) -> Path:
+    """This job's run folder: Hydra's output folder (run_dir, or run_dir/<job number> in a multirun sweep)."""
+    return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.run_dir)
+
+
 def run_training(cfg: DictConfig) -> Path:
     """The whole job: check settings, build the roles, train (or resume), save θ, evaluate; return the run folder."""
     device = setup_torch(cfg)
-    run_dir = Path(cfg.run_dir)
+    run_dir = job_folder(cfg)
+    cfg.run_dir = str(run_dir)
     train_node = plain(cfg.train)
     settings = TrainSettings(steps=train_node["steps"], batch_size=train_node["batch_size"], lr=train_node["lr"],
                              alpha_range=tuple(train_node["alpha_range"]), checkpoint_every=train_node["checkpoint_every"],
