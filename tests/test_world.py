@@ -128,6 +128,15 @@ def test_shapes_differ_clearly_at_the_smallest_size():
     assert diff.min() >= 4.0  # at least 4 pixels' worth of coverage differ between any two classes
 
 
+def test_a_hydra_config_builds_a_variant():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create(broad_config(classes=["circle", "star"], hue={"low": 0.0, "high": 60.0}))
+    v = WorldVariant.from_config(cfg)
+    assert v.classes == (0, 4) and v.factor_stats()["hue"] == (30.0, 60.0 / math.sqrt(12))
+    assert set(v.sample_factors(50, seed=0).class_id.tolist()) == {0, 4}
+
+
 def test_unknown_variant_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="broad"):
         load_variant("no_such_variant")

@@ -93,7 +93,11 @@ class WorldVariant:
 
     @staticmethod
     def from_config(cfg: Mapping[str, Any]) -> WorldVariant:
-        """Build and validate a variant from a mapping shaped like conf/world/*.yaml."""
+        """Build and validate a variant from a mapping (or Hydra config) shaped like conf/world/*.yaml."""
+        if not isinstance(cfg, dict):
+            from omegaconf import OmegaConf
+
+            cfg = OmegaConf.to_container(cfg, resolve=True) if OmegaConf.is_config(cfg) else dict(cfg)
         return _parse_variant(dict(cfg))
 
     def sample_factors(self, n: int, seed: int) -> Factors:
