@@ -1,7 +1,7 @@
 """Image-factor assessors: simple, differentiable measures with no weights, usable on any image.
 
 Each is a function ``images in [0, 1] (N, 3, H, W) -> (N,)`` (the measurement, in ``FACTORS``) and a
-registered assessor of the same name with score range (0, 1):
+registered assessor of the same name (``FactorAssessor(name)``) with score range (0, 1):
 
 - ``brightness``: mean luma (Rec. 601 weights on the sRGB values).
 - ``colourfulness``: Hasler & Süsstrunk (2003), sqrt(σ_rg² + σ_yb²) + 0.3 sqrt(μ_rg² + μ_yb²) with
@@ -17,9 +17,12 @@ registered assessor of the same name with score range (0, 1):
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable
 
 import torch
+
+from ganalyze.errors import ConfigError
 
 from assessors.base import Assessor, check_images, resize
 from assessors.registry import register_assessor
@@ -99,46 +102,23 @@ def measure_factors(images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 
 class FactorAssessor(Assessor):
-    """An assessor whose score is one of ``FACTORS``; the subclass names it in ``factor``."""
+    """An assessor whose score is the factor ``FACTORS[factor]``; registered under each factor's name."""
 
-    factor: str
     score_range = (0.0, 1.0)
 
+    def __init__(self, factor: str) -> None:
+        super().__init__()
+        if factor not in FACTORS:
+            raise ConfigError(f"unknown image factor {factor!r}; known factors: {', '.join(FACTORS)}.")
+        self.factor = factor
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images, type(self).__name__)
+        check_images(images, self.factor)
         return FACTORS[self.factor](images)
 
-
-@register_assessor("brightness")
-class Brightness(FactorAssessor):
-    """Mean luma of the image."""
-
-    factor = "brightness"
+    def extra_repr(self) -> str:
+        return f"factor={self.factor!r}"
 
 
-@register_assessor("colourfulness")
-class Colourfulness(FactorAssessor):
-    """Hasler & Süsstrunk colourfulness, scaled to [0, 1]."""
-
-    factor = "colourfulness"
-
-
-@register_assessor("redness")
-class Redness(FactorAssessor):
-    """Mean red-opponent colour, mapped to [0, 1]."""
-
-    factor = "redness"
-
-
-@register_assessor("centeredness")
-class Centeredness(FactorAssessor):
-    """How close the salient mass is to the image centre."""
-
-    factor = "centeredness"
-
-
-@register_assessor("simplicity")
-class Simplicity(FactorAssessor):
-    """exp(-edge density / 0.08): 1 for flat images, lower the more cluttered."""
-
-    factor = "simplicity"
+for _name in FACTORS:
+    register_assessor(_name)(partial(FactorAssessor, _name))

@@ -83,9 +83,9 @@ def test_every_shipped_config_names_a_known_assessor(path):
 
 
 def test_config_with_a_class_target_is_built_and_frozen():
-    cfg = OmegaConf.create({"_target_": "assessors.factors.Redness", "name": "my_redness"})
+    cfg = OmegaConf.create({"_target_": "assessors.factors.FactorAssessor", "name": "my_redness", "factor": "redness"})
     model = assessor_from_config(cfg)
-    assert type(model).__name__ == "Redness" and not model.training
+    assert type(model).__name__ == "FactorAssessor" and model.factor == "redness" and not model.training
     red = torch.zeros(1, 3, 8, 8)
     red[:, 0] = 1.0
     assert model(red).item() == pytest.approx(1.0)
