@@ -65,8 +65,12 @@ def test_without_a_key_wandb_runs_offline_into_the_run_folder(no_wandb_credentia
     assert logger.run is not None and logger.run.settings.mode == "offline"
     log_everything(logger)
     offline = list((run_dir / "wandb").glob("offline-run-*"))
-    assert len(offline) == 1 and list(offline[0].glob("*.wandb"))
-    assert list(offline[0].rglob("*.table.json"))
+    assert len(offline) == 1 and list(offline[0].rglob("*.table.json"))
+    records = next(offline[0].glob("*.wandb"))
+    deadline = time.monotonic() + 20  # wandb's writer process may still be flushing after finish()
+    while b"samples" not in records.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(key in records.read_bytes() for key in (b"train/loss", b"grid", b"samples"))
 
 
 def test_a_key_without_network_falls_back_to_offline_quickly(no_wandb_credentials, monkeypatch):
