@@ -13,7 +13,7 @@ from ganalyze.edits import get_edit, rotate
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
 from ganalyze.steerability import (
-    best_rotation, evaluate_steerability, generic_meter, save_steerability, steerability_limit, summarise, world_meter,
+    best_rotation, evaluate_steerability, generic_meter, steerability_limit, summarise, world_meter,
 )
 from ganalyze.world import load_variant, render
 
@@ -153,11 +153,23 @@ def test_summary_statistics_on_constructed_rows() -> None:
     assert info["factor_spearman_rho"]["size"] == pytest.approx(info["spearman_rho"])
 
 
-def test_results_are_saved_as_numbers_and_pictures(tmp_path) -> None:
-    gen = EditingGenerator("shift_x")
-    result = evaluate_steerability(gen, _walk(gen.dim_z, 1, 1.0), get_edit("shift_x"), (-2.0, 2.0), num_seeds=4,
-                                   alphas=[-2.0, 0.0, 2.0])
-    paths = save_steerability(result, tmp_path)
-    assert json.loads(paths["summary"].read_text())["edit"] == "shift_x"
-    assert len(paths["table"].read_text().splitlines()) == 1 + 4 * 3
-    assert paths["curves"].stat().st_size > 0 and paths["grid_all"].stat().st_size > 0
+def test_ganalyze_train_with_an_edit_preset_writes_the_steerability_evaluation(tmp_path) -> None:
+    from hydra import compose, initialize_config_module
+
+    from ganalyze.cli.train import run_training
+
+    overrides = ["objective=color", "transformer=linear", "generator=tiny_biggan", "logger=none", "train.steps=2",
+                 "train.batch_size=2", "eval.num_seeds=3", "eval.num_alphas=3", "eval.grid_seeds=2",
+                 f"run_dir={tmp_path / 'run'}"]
+    with initialize_config_module(version_base="1.3", config_module="ganalyze.conf"):
+        cfg = compose("config", overrides=overrides)
+    assert list(cfg.train.alpha_range) == [-0.2, 0.2]  # the preset's range, in the edit's units
+    run_dir = run_training(cfg)
+    summary = json.loads((run_dir / "eval" / "steerability" / "steerability.json").read_text())
+    assert summary["edit"] == "color" and summary["meter"] == "generic"  # not the shapes world: generic meter
+    assert set(summary["sliders"]) == {"r", "g", "b"}  # the linear walk has k = 3 sliders
+    assert summary["trained_range"] == [-0.2, 0.2] and 0.0 in summary["alphas"]
+    out = run_dir / "eval" / "steerability"
+    rows = (out / "steerability.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3 * 3 * len(summary["alphas"])  # header + seeds x sliders x alphas
+    assert all((out / name).stat().st_size > 0 for name in ("steerability_curves.png", "steerability_grid_b.png"))

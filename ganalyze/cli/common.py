@@ -15,8 +15,8 @@ from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluation
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import resolve_classes
-from ganalyze.transformers.base import Transformer
 from ganalyze.steerability import run_steerability
+from ganalyze.transformers.base import Transformer
 from ganalyze.visuals import image_grid, plot_changes, table_rows, visual_definition
 
 EVAL_DIR = "eval"
