@@ -1,6 +1,6 @@
 """Evaluate a trained direction on held-out seeds over an α grid that spans and exceeds the trained range.
 
-For the trained transformer and a random baseline of equal norm it measures, per seed and α: the
+For the trained transformer and random baselines of equal norm it measures, per seed and α: the
 assessor's score, its change from α = 0 and the target A(G(z)) + α; on the shapes world also the true
 factors measured from pixels and the shape class. Metrics: slope and Spearman ρ of the change vs α,
 R² against the target line, fraction of seeds changing monotonically, class preservation.
@@ -44,9 +44,10 @@ class EvalSettings:
     classes: Sequence[int] | None = None
     world: str | bool = "auto"
     slider: int = 0
+    random_directions: int = 1
 
     def __post_init__(self) -> None:
-        for key in ("num_seeds", "num_alphas", "batch_size"):
+        for key in ("num_seeds", "num_alphas", "batch_size", "random_directions"):
             value = getattr(self, key)
             if int(value) != value or value <= 0:
                 raise ConfigError(f"eval.{key}={value} must be a positive whole number.")
@@ -230,11 +231,25 @@ class Evaluation:
         return flat
 
 
+def direction_metrics(result: Sweep, alphas: np.ndarray, inside: np.ndarray, y: np.ndarray,
+                      alpha_range: tuple[float, float], score_range: tuple[float, float] | None) -> dict[str, Any]:
+    """All metrics of one direction's sweep: score, each measured factor, and class preservation."""
+    metrics = {"score": score_metrics(alphas, result.scores, inside, score_range)}
+    for name, values in result.factors.items():
+        metrics[name] = change_metrics(alphas, values, inside, CIRCULAR_FACTORS.get(name))
+    if result.predicted is not None:
+        metrics["class"] = class_metrics(alphas, result.predicted, y, alpha_range)
+    return metrics
+
+
 def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
              alpha_range: tuple[float, float], settings: EvalSettings, seed: int = 0,
              tools: WorldTools | None = None) -> Evaluation:
-    """Sweep the trained direction and a random one of equal norm over held-out seeds and the α grid.
+    """Sweep the trained direction and random ones of equal norm over held-out seeds and the α grid.
 
+    The first random direction is kept whole as "random" (rows, plots); with ``random_directions`` > 1
+    the others add, per measured group, the Spearman ρ of every draw and their mean |ρ| to its metrics,
+    an estimate of what a random direction does that does not hang on one draw.
     ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
     """
     seeds = held_out_seeds(settings.num_seeds)
@@ -243,16 +258,22 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     inside = (alphas >= alpha_range[0] - 1e-9) & (alphas <= alpha_range[1] + 1e-9)
     tools = tools or world_tools(generator, settings.world)
     device = next(transformer.parameters()).device
-    baseline = transformer.random_like(z.to(device), y.to(device),
-                                       torch.Generator().manual_seed(stream_seed(seed, "random_direction")))
+    score_range = getattr(assessor, "score_range", None)
+    baselines = [transformer.random_like(z.to(device), y.to(device),
+                                         torch.Generator().manual_seed(stream_seed(seed, "random_direction", k))).eval()
+                 for k in range(settings.random_directions)]
     sweeps, metrics = {}, {}
-    for direction, model in zip(DIRECTIONS, (transformer.eval(), baseline.eval())):
-        result = sweeps[direction] = sweep(generator, model, assessor, z, y, alphas, settings, tools, direction)
-        metrics[direction] = {"score": score_metrics(alphas, result.scores, inside, getattr(assessor, "score_range", None))}
-        for name, values in result.factors.items():
-            metrics[direction][name] = change_metrics(alphas, values, inside, CIRCULAR_FACTORS.get(name))
-        if result.predicted is not None:
-            metrics[direction]["class"] = class_metrics(alphas, result.predicted, y.numpy(), alpha_range)
+    for direction, model in zip(DIRECTIONS, (transformer.eval(), baselines[0])):
+        sweeps[direction] = sweep(generator, model, assessor, z, y, alphas, settings, tools, direction)
+        metrics[direction] = direction_metrics(sweeps[direction], alphas, inside, y.numpy(), alpha_range, score_range)
+    draws = [metrics["random"]] + [
+        direction_metrics(sweep(generator, model, assessor, z, y, alphas, settings, tools, f"random {k + 1}"),
+                          alphas, inside, y.numpy(), alpha_range, score_range)
+        for k, model in enumerate(baselines[1:], start=1)]
+    for group, values in metrics["random"].items():
+        if "spearman" in values:
+            values["spearman_draws"] = [draw[group]["spearman"] for draw in draws]
+            values["abs_spearman_mean"] = float(np.mean(np.abs(values["spearman_draws"])))
     return Evaluation(settings, alpha_range, alphas, seeds, y.numpy(), sweeps, metrics)
 
 

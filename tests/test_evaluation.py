@@ -85,12 +85,15 @@ def test_short_evaluation_writes_metrics_rows_and_pictures(tiny, tmp_path):
     torch.manual_seed(0)
     transformer = LinearTransformer(tiny.dim_z, init_std=1.0).requires_grad_(False)
     assessor = create_assessor("brightness")
-    settings = EvalSettings(num_seeds=6, num_alphas=5, batch_size=4)
+    settings = EvalSettings(num_seeds=6, num_alphas=5, batch_size=4, random_directions=3)
     evaluation = evaluate(tiny, transformer, assessor, (-0.5, 0.5), settings)
     paths = save_evaluation(evaluation, tmp_path)
     metrics = json.loads(paths["metrics"].read_text())
     assert metrics["alphas"] == [-1.0, -0.5, 0.0, 0.5, 1.0] and metrics["num_seeds"] == 6
-    assert {"trained/score_spearman", "random/score_r2_change"} <= set(metrics["summary"])
+    assert {"trained/score_spearman", "random/score_r2_change", "random/score_abs_spearman_mean"} <= set(metrics["summary"])
+    draws = metrics["metrics"]["random"]["score"]["spearman_draws"]
+    assert len(draws) == 3 and draws[0] == metrics["metrics"]["random"]["score"]["spearman"]
+    assert metrics["summary"]["random/score_abs_spearman_mean"] == pytest.approx(np.mean(np.abs(draws)))
     rows = list(csv.DictReader(paths["rows"].open()))
     assert len(rows) == 2 * 6 * 5 and {r["direction"] for r in rows} == {"trained", "random"}
     zero = [r for r in rows if float(r["alpha"]) == 0.0]

@@ -21,8 +21,8 @@ from ganalyze.visuals import image_grid, plot_changes, table_rows, visual_defini
 
 EVAL_DIR = "eval"
 ROLE_GROUPS = ("generator", "assessor", "transformer", "objective", "logger")
-HEADLINE = ("score_spearman", "score_r2", "score_r2_change", "size_spearman", "size_monotonic_fraction",
-            "class_preserved_at_low", "class_preserved_at_high")
+HEADLINE = ("score_spearman", "score_r2", "score_r2_change", "size_spearman", "size_abs_spearman_mean",
+            "size_monotonic_fraction", "class_preserved_at_low", "class_preserved_at_high")
 
 
 def group_options(group: str) -> list[str]:
@@ -86,7 +86,8 @@ def eval_settings(node: Mapping[str, Any], generator: Generator | None = None) -
     """EvalSettings from the ``eval`` config node (validated; classes resolved once the generator is known)."""
     classes = class_ids(node["classes"], generator) if generator is not None else None
     return EvalSettings(num_seeds=node["num_seeds"], alpha_scale=node["alpha_scale"], num_alphas=node["num_alphas"],
-                        batch_size=node["batch_size"], classes=classes, world=node["world"])
+                        batch_size=node["batch_size"], classes=classes, world=node["world"],
+                        random_directions=node["random_directions"])
 
 
 def run_evaluation(cfg: Mapping[str, Any], generator: Generator, transformer: Transformer, assessor: torch.nn.Module,

@@ -45,6 +45,8 @@ def load_run_config(args: list[str]) -> DictConfig:
     if not path.is_file():
         raise ConfigError(f"run_dir={run_dir} holds no config.yaml; give the folder that ganalyze-train printed.")
     cfg = OmegaConf.load(path)
+    defaults = OmegaConf.create(files("ganalyze.conf").joinpath("config.yaml").read_text()).eval
+    cfg.eval = OmegaConf.merge(defaults, cfg.eval)  # eval keys added since the run get their defaults
     if "logger" in options:
         cfg.logger = logger_config(options.pop("logger"))
     refused = [k for k in options if not k.startswith(OVERRIDABLE)]

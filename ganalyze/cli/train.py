@@ -50,13 +50,14 @@ def run_training(cfg: DictConfig) -> Path:
     assessor = build_assessor(cfg.assessor).to(device)
     objective = build_objective(cfg.objective, assessor).to(device)
     settings = replace(settings, classes=class_ids(train_node["classes"], generator))
-    eval_settings(cfg.eval, generator), class_ids(cfg.eval.grid_classes, generator)  # class names checked up front
+    eval_settings(cfg.eval, generator)  # class names of the evaluation are checked before training too
+    class_ids(cfg.eval.grid_classes, generator)
     torch.manual_seed(cfg.seed)  # θ's initial value depends on the seed only
     transformer = build_transformer(cfg.transformer, generator, int(getattr(objective, "alpha_dim", 1))).to(device)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    logger = build_logger(cfg.logger, run_dir, name=run_dir.name, config=plain(cfg))
+    logger = build_logger(cfg.logger, run_dir, name=f"{cfg.run_name}/{run_dir.name}", config=plain(cfg))
     try:
         state = train(generator, transformer, objective, settings, run_dir, config, logger, checkpoint, device)
         transformer.save_pretrained(run_dir / TRANSFORMER_DIR)
