@@ -70,6 +70,16 @@ def test_ganalyze_eval_re_evaluates_a_run_with_new_settings(finished_run, monkey
     assert code == 2 and "cannot change train.lr" in err
 
 
+def test_ganalyze_eval_falls_back_to_the_last_checkpoint_of_an_unfinished_run(tmp_path, monkeypatch, capsys):
+    run_dir = tmp_path / "r"
+    code, _, err = run_main(train_cli.main, monkeypatch, capsys, *TINY, "eval.enabled=false", f"run_dir={run_dir}")
+    assert code == 0, err
+    (run_dir / "transformer").rename(tmp_path / "final")  # as if killed after its last checkpoint
+    code, out, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", "eval.num_seeds=2")
+    assert code == 0, err
+    assert "evaluating its checkpoint at step 2" in out and (run_dir / "eval/metrics.json").is_file()
+
+
 def test_a_bad_value_exits_non_zero_with_one_paragraph_from_the_console_script(tmp_path):
     proc = subprocess.run([*console_script("ganalyze-train"), *TINY, "train.batch_size=0", f"run_dir={tmp_path / 'r'}"],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})

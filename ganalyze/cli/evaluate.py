@@ -11,14 +11,18 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ganalyze.build import build_assessor, build_generator, build_logger, plain
+from ganalyze.build import build_assessor, build_generator, build_logger, build_objective, build_transformer, plain
+from ganalyze.checkpoint import load_checkpoint
 from ganalyze.cli.common import run_evaluation, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.cli.train import TRANSFORMER_DIR
 from ganalyze.errors import ConfigError
-from ganalyze.transformers import load_transformer
+from ganalyze.generators.base import Generator
+from ganalyze.training import CHECKPOINT_FILE
+from ganalyze.transformers import Transformer, load_transformer
 
 USAGE = "usage: ganalyze-eval run_dir=<run folder> [eval.<key>=<value> ...] [logger=none|wandb] [device=...] [threads=N]"
 OVERRIDABLE = ("eval.", "logger.", "device", "threads")
@@ -58,13 +62,25 @@ def load_run_config(args: list[str]) -> DictConfig:
     return cfg
 
 
+def trained_transformer(cfg: DictConfig, generator: Generator, assessor: torch.nn.Module, run_dir: Path) -> Transformer:
+    """The run's final transformer, or, for a run still training or killed, the one in its last checkpoint."""
+    if (run_dir / TRANSFORMER_DIR).is_dir() or not (run_dir / CHECKPOINT_FILE).is_file():
+        return load_transformer(run_dir / TRANSFORMER_DIR)
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_FILE)
+    objective = build_objective(cfg.objective, assessor)
+    transformer = build_transformer(cfg.transformer, generator, int(getattr(objective, "alpha_dim", 1)))
+    transformer.load_state_dict(checkpoint["transformer"])
+    print(f"{run_dir} has no final transformer yet: evaluating its checkpoint at step {checkpoint['step']}")
+    return transformer.eval().requires_grad_(False)
+
+
 def run_eval(cfg: DictConfig) -> Path:
     """Rebuild generator and assessor, load the trained transformer, and evaluate into run_dir/eval."""
     device = setup_torch(cfg)
     run_dir = Path(cfg.run_dir)
     generator = build_generator(cfg.generator).to(device)
     assessor = build_assessor(cfg.assessor).to(device)
-    transformer = load_transformer(run_dir / TRANSFORMER_DIR).to(device)
+    transformer = trained_transformer(cfg, generator, assessor, run_dir).to(device)
     logger = build_logger(cfg.logger, run_dir, name=f"{run_dir.name}-eval", config=plain(cfg), job_type="eval")
     try:
         run_evaluation(cfg, generator, transformer, assessor, run_dir, logger)
