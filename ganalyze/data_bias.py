@@ -11,8 +11,9 @@ are measured from pixels:
     Δμ = mean over held-out seeds of [f(G(T(z, +α*))) - f(G(T(z, -α*)))]     (per-seed changes; hue wraps)
 
 against σ = the factor's exact standard deviation in the data set (``WorldVariant.factor_stats()``), with
-Pearson's r and its p-value per factor. Every trained artefact is cached in the output folder, so a killed
-run resumes where it stopped.
+Pearson's r and its p-value per factor. Every trained artefact is cached in the output folder (the generator
+in out_dir/generator, walks and results in out_dir/walk_<transformer>), so a killed run resumes where it
+stopped and another walk kind reuses the generator.
 """
 
 from __future__ import annotations
@@ -250,6 +251,7 @@ GeneratorTrainer = Callable[[Sequence[str], Path, Mapping[str, Any], int], Gener
 def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer = train_world_generator) -> dict[str, Any]:
     """Train (or load) the generator and a walk per (factor, data set); measure Δμ, correlate with σ, save."""
     out = Path(cfg["out_dir"])
+    results = out / f"walk_{cfg['walk']['transformer']}"  # walks of each kind beside one shared generator
     specs = factor_specs(cfg["factors"], float(cfg["walk"]["lr"]))
     seed = int(cfg["seed"])
     datasets = list(dict.fromkeys(d for spec in specs for d in spec.datasets))
@@ -261,7 +263,7 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
     for spec in specs:
         for dataset in spec.datasets:
             classes = dataset_classes(datasets.index(dataset))
-            walk = train_walk(generator, spec, classes, out / "walks" / f"{spec.name}_{dataset}", cfg["walk"], seed)
+            walk = train_walk(generator, spec, classes, results / "walks" / f"{spec.name}_{dataset}", cfg["walk"], seed)
             mean, sigma = load_variant(dataset).factor_stats()[spec.name]
             shift = measure_shift(generator, walk.eval(), spec, int(cfg["eval"]["num_seeds"]),
                                   int(cfg["eval"]["batch_size"]), classes)
@@ -271,11 +273,11 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
                   f"Δμ={shift['delta_mu']:.4g}", flush=True)
     correlations = correlate(rows, [s.name for s in specs])
     model_sigma = correlate(rows, [s.name for s in specs], "model_sigma")
-    save_bias_results(rows, correlations, model_sigma, cfg, out)
+    save_bias_results(rows, correlations, model_sigma, cfg, results)
     for name, c in correlations.items():
         print(f"{name:>8}: Pearson r(data σ, Δμ) = {c['r']:.3f}, p = {c['p']:.3g} over {c['n']} data sets   "
               f"[r(data σ, model σ) = {model_sigma[name]['r']:.3f}]")
-    print(f"data-bias results written to {out}")
+    print(f"data-bias results written to {results}")
     return {"rows": rows, "correlations": correlations, "model_sigma_correlations": model_sigma}
 
 

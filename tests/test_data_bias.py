@@ -134,12 +134,13 @@ def test_the_analysis_runs_end_to_end_and_resumes_from_its_cache(tmp_path) -> No
     assert [r["dataset"] for r in first["rows"]] == ["broad", "size_mid", "size_fixed"]
     assert [r["data_sigma"] for r in first["rows"]] == pytest.approx([0.15 / math.sqrt(12), 0.08 / math.sqrt(12),
                                                                       0.01 / math.sqrt(12)])
-    saved = json.loads((tmp_path / "bias_results.json").read_text())
+    results = tmp_path / "walk_linear"
+    saved = json.loads((results / "bias_results.json").read_text())
     assert set(saved["correlations"]) == {"size"}
-    assert (tmp_path / "bias_table.csv").read_text().count("\n") == 4
-    assert (tmp_path / "bias_scatter.png").stat().st_size > 0
-    assert (tmp_path / "walks" / "size_broad" / "transformer" / "model.pt").is_file()
-    made_with = json.loads((tmp_path / "walks" / "size_size_mid" / "made_with.json").read_text())
+    assert (results / "bias_table.csv").read_text().count("\n") == 4
+    assert (results / "bias_scatter.png").stat().st_size > 0
+    assert (results / "walks" / "size_broad" / "transformer" / "model.pt").is_file()
+    made_with = json.loads((results / "walks" / "size_size_mid" / "made_with.json").read_text())
     assert made_with["classes"] == [6, 7, 8, 9, 10, 11]  # the second data set's shapes in the conditioned generator
     second = run_bias_analysis(cfg, train_generator=tiny_generator)  # walks come from the cache now
     assert [r["delta_mu"] for r in second["rows"]] == [r["delta_mu"] for r in first["rows"]]
