@@ -1,4 +1,4 @@
-"""Train the embedded shapes generator: a class-conditional σ-VAE, then a Gaussian per class on its codes.
+"""Train the embedded shapes generator: a class-conditional σ-VAE, then a Gaussian and a flow per class on its codes.
 
 Fresh images of the world variant every step (seeded by step, so a resumed run is identical to an
 uninterrupted one), one CPU thread, atomic checkpoints. Example (the shipped weights):
@@ -18,10 +18,10 @@ from tqdm import trange
 
 from ganalyze.checkpoint import load_checkpoint, save_checkpoint
 from ganalyze.lr_schedule import warmup_cosine_schedule
-from ganalyze.generators.shapes import ShapesEncoder, ShapesGenerator
+from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
 from ganalyze.world import SHAPE_NAMES, load_variant
 
-FIT_SEED_OFFSET = 10**9  # the images that fit the per-class Gaussians are never training images
+FIT_SEED_OFFSET = 10**9  # the images that fit the latent law are never training images
 
 
 def sigma_vae_loss(x_hat: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
@@ -34,12 +34,52 @@ def sigma_vae_loss(x_hat: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, log
 
 
 @torch.no_grad()
-def fit_prior(generator: ShapesGenerator, encoder: ShapesEncoder, cfg: DictConfig) -> None:
-    """Fit each class's Gaussian to the encoder means of ``cfg.fit_samples`` fresh real images."""
+def encode_real(encoder: ShapesEncoder, cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoder means and classes of ``cfg.fit_samples`` fresh real images (never training images)."""
     images, factors = load_variant(cfg.variant).sample(cfg.fit_samples, seed=FIT_SEED_OFFSET + cfg.seed)
     classes = factors.class_id.long()
     codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
-    generator.fit_latent_prior(codes, classes)
+    return codes, classes
+
+
+def fit_latent_law(generator: ShapesGenerator, codes: torch.Tensor, classes: torch.Tensor,
+                   cfg: DictConfig) -> dict[str, float]:
+    """Fit the per-class Gaussians to the codes, then train the flow on the standardised codes by likelihood.
+
+    A tenth of the codes is held out; returns (and prints) their negative log-likelihood per dimension under
+    the Gaussian alone (the untrained flow is the identity) and after training the flow.
+    """
+    generator.fit_latent_gaussians(codes, classes)
+    u = generator.standardise(codes, classes)
+    n_train = len(u) - len(u) // 10
+    held_u, held_y = u[n_train:], classes[n_train:]
+    flow = generator.flow
+
+    def held_out_nll() -> float:
+        with torch.no_grad():
+            return float(-flow.log_prob(held_u, held_y).mean()) / u.shape[1]
+
+    nll = {"gaussian": held_out_nll()}
+    print(f"held-out NLL per dim, Gaussian only: {nll['gaussian']:.3f}", flush=True)
+    if not len(flow.layers):
+        return nll
+    flow.train().requires_grad_(True)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=cfg.flow.lr)
+    scheduler = warmup_cosine_schedule(optimizer, cfg.flow.steps // 20, cfg.flow.steps)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    bar = trange(cfg.flow.steps, mininterval=cfg.progress_interval, desc="latent flow")
+    for _ in bar:
+        idx = torch.randint(n_train, (cfg.flow.batch_size,), generator=gen)
+        loss = -flow.log_prob(u[idx], classes[idx]).mean() / u.shape[1]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(nll=f"{loss.item():.3f}", refresh=False)
+    flow.eval().requires_grad_(False)
+    nll["flow"] = held_out_nll()
+    print(f"held-out NLL per dim, with the flow: {nll['flow']:.3f}", flush=True)
+    return nll
 
 
 def train(cfg: DictConfig) -> Path:
@@ -47,7 +87,8 @@ def train(cfg: DictConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     variant = load_variant(cfg.variant)
-    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES))
+    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES),
+                     z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
     generator = ShapesGenerator(**model_cfg)
     encoder = ShapesEncoder(**{k: model_cfg[k] for k in ("dim_z", "num_classes", "resolution", "width", "embed_dim")})
     params = list(encoder.parameters()) + list(generator.decoder.parameters())
@@ -83,7 +124,7 @@ def train(cfg: DictConfig) -> Path:
     print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
     encoder.eval()
     generator.eval()
-    fit_prior(generator, encoder, cfg)
+    fit_latent_law(generator, *encode_real(encoder, cfg), cfg)
     out = generator.save_pretrained(cfg.out_dir)
     print(f"wrote {out}", flush=True)
     return out

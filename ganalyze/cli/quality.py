@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
 from ganalyze.errors import GanalyzeError
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.world.classifier import ShapeClassifier
-from ganalyze.world.quality import format_report, quality_report
+from ganalyze.world.quality import flat_metrics, format_report, quality_report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -24,8 +25,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variant", default="broad", help="world variant of the real images (default broad)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--logger", choices=("none", "wandb"), default="none",
+                        help="also log the numbers and the sample grid to wandb (online with a key, else offline)")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a bar is not met")
     return parser.parse_args(argv)
+
+
+def log_to_wandb(report: dict, args: argparse.Namespace) -> None:
+    """Log the headline numbers and the sample grid as a wandb run of job type ``quality``."""
+    from ganalyze.logger import WandbLogger
+
+    logger = WandbLogger(run_dir=args.out_dir, name=f"quality-{args.variant}", run_config=vars(args), job_type="quality")
+    logger.log_metrics(flat_metrics(report))
+    logger.log_images({"quality/samples": Path(args.out_dir) / "samples.png"})
+    logger.finish()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_report(report))
     print(f"saved {args.out_dir}/quality.json and {args.out_dir}/samples.png")
+    if args.logger == "wandb":
+        log_to_wandb(report, args)
     return 1 if args.check and not report["all_passed"] else 0
 
 

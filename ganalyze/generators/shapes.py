@@ -1,8 +1,11 @@
-"""The embedded shapes generator: the decoder of a class-conditional σ-VAE sampled through per-class Gaussians.
+"""The embedded shapes generator: the decoder of a class-conditional σ-VAE, sampled through a fitted latent law.
 
-G(z, y) = decoder(μ_y + L_y·z, y) with z ~ N(0, I): μ_y and L_y (Cholesky factor of Σ_y) are fitted to the
-encoder means of real images of class y, so a standard-normal z lands where real images of that class encode.
-Trained by scripts/train_shapes_generator.py; the weights ship in ganalyze/weights/shapes_generator/.
+G(z, y) = decoder(μ_y + L_y·f_y(z / z_std), y), z from sample_latents. μ_y, L_y (Cholesky factor of Σ_y) are the
+mean and covariance of the encoder means of real images of class y; f_y is a small class-conditional RealNVP
+flow trained on those standardised codes (a two-stage VAE), so that z lands where real images of class y encode
+rather than in the holes a single Gaussian leaves between them. With flow_layers = 0 the flow is the identity
+and the law is the per-class Gaussian. Trained by scripts/train_shapes_generator.py; the weights ship in
+ganalyze/weights/shapes_generator/.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from ganalyze.generators.base import Generator
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
 SHIPPED_FOLDER = Path(__file__).resolve().parent.parent / "weights" / "shapes_generator"
+
+
+def _truncated_normal_std(bound: float) -> float:
+    """Standard deviation of a standard normal truncated to [-bound, bound]."""
+    pdf = math.exp(-bound * bound / 2) / math.sqrt(2 * math.pi)
+    return math.sqrt(1 - 2 * bound * pdf / math.erf(bound / math.sqrt(2)))
+
+
+# Generator.sample_latents draws each coordinate from N(0, 1) truncated to [-2, 2] at truncation 1.
+TRUNCATED_NORMAL_STD = _truncated_normal_std(2.0)
 
 
 def _num_stages(resolution: int) -> int:
@@ -74,34 +87,94 @@ class ShapesDecoder(nn.Module):
         return torch.sigmoid(self.body(h))
 
 
-class ShapesGenerator(Generator):
-    """The embedded class-conditional generator of the shapes world: G(z, y) = decoder(μ_y + L_y·z, y)."""
+class AffineCoupling(nn.Module):
+    """One RealNVP layer: the coordinates outside ``mask`` are scaled and shifted by an MLP of those inside it."""
 
-    def __init__(self, dim_z: int = 24, num_classes: int = 6, resolution: int = 32, width: int = 24, embed_dim: int = 16):
+    def __init__(self, dim: int, num_classes: int, mask: torch.Tensor, hidden: int, embed_dim: int = 8):
         super().__init__()
-        self.dim_z, self.num_classes, self.resolution = dim_z, num_classes, resolution
-        self.config = {"dim_z": dim_z, "num_classes": num_classes, "resolution": resolution,
-                       "width": width, "embed_dim": embed_dim}
+        self.register_buffer("mask", mask.float())
+        self.embed = nn.Embedding(num_classes, embed_dim)
+        self.net = nn.Sequential(nn.Linear(dim + embed_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, 2 * dim))
+        nn.init.zeros_(self.net[-1].weight)  # starts as the identity map
+        nn.init.zeros_(self.net[-1].bias)
+
+    def _scale_shift(self, v: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-scale (bounded by tanh) and shift for the free coordinates, from the fixed ones and the class."""
+        log_scale, shift = self.net(torch.cat([v * self.mask, self.embed(y)], dim=1)).chunk(2, dim=1)
+        return torch.tanh(log_scale) * (1 - self.mask), shift * (1 - self.mask)
+
+    def forward(self, v: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Base -> data direction (sampling)."""
+        log_scale, shift = self._scale_shift(v, y)
+        return v * log_scale.exp() + shift
+
+    def inverse(self, v: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Data -> base direction, with the log-determinant of its Jacobian (for the likelihood)."""
+        log_scale, shift = self._scale_shift(v, y)
+        return (v - shift) * (-log_scale).exp(), -log_scale.sum(1)
+
+
+class LatentFlow(nn.Module):
+    """A class-conditional RealNVP f_y: N(0, I) -> the standardised codes of class y; identity when untrained."""
+
+    def __init__(self, dim: int, num_classes: int, layers: int, hidden: int):
+        super().__init__()
+        index = torch.arange(dim)
+        masks = [index % 2 == 0, index % 2 == 1, index < dim // 2, index >= dim // 2]  # alternate which half moves
+        self.layers = nn.ModuleList(AffineCoupling(dim, num_classes, masks[i % 4], hidden) for i in range(layers))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Map base samples z to standardised codes."""
+        for layer in self.layers:
+            z = layer(z, y)
+        return z
+
+    def log_prob(self, u: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Log-density of standardised codes ``u`` of classes ``y`` under the flow (n,)."""
+        log_det = torch.zeros(len(u))
+        for layer in reversed(self.layers):
+            u, step = layer.inverse(u, y)
+            log_det = log_det + step
+        return -0.5 * (u.pow(2).sum(1) + u.shape[1] * math.log(2 * math.pi)) + log_det
+
+
+class ShapesGenerator(Generator):
+    """The embedded class-conditional generator of the shapes world: G(z, y) = decoder(μ_y + L_y·f_y(z / z_std), y).
+
+    ``z_std`` is the spread of the latents fed in: TRUNCATED_NORMAL_STD makes sample_latents' default
+    (truncated) draws reach the fitted spread of the codes.
+    """
+
+    def __init__(self, dim_z: int = 24, num_classes: int = 6, resolution: int = 32, width: int = 24,
+                 embed_dim: int = 16, flow_layers: int = 8, flow_hidden: int = 128, z_std: float = 1.0):
+        super().__init__()
+        if not z_std > 0:
+            raise ValueError(f"z_std must be positive, got {z_std}")
+        self.dim_z, self.num_classes, self.resolution, self.z_std = dim_z, num_classes, resolution, z_std
+        self.config = {"dim_z": dim_z, "num_classes": num_classes, "resolution": resolution, "width": width,
+                       "embed_dim": embed_dim, "flow_layers": flow_layers, "flow_hidden": flow_hidden, "z_std": z_std}
         self.decoder = ShapesDecoder(dim_z, num_classes, resolution, width, embed_dim)
+        self.flow = LatentFlow(dim_z, num_classes, flow_layers, flow_hidden)
         self.register_buffer("latent_mean", torch.zeros(num_classes, dim_z))
         self.register_buffer("latent_chol", torch.eye(dim_z).repeat(num_classes, 1, 1))
 
     def latent_code(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Map standard-normal z to the decoder's code w = μ_y + L_y·z of the class-y Gaussian."""
+        """Map latents z to the decoder's code w = μ_y + L_y·f_y(z / z_std) of class y."""
         if z.dim() != 2 or z.shape[1] != self.dim_z:
             raise ValueError(f"z must have shape (n, {self.dim_z}), got {tuple(z.shape)}")
         if y.shape != z.shape[:1] or y.dtype != torch.long:
             raise ValueError(f"y must be a LongTensor of shape ({len(z)},), got {y.dtype} {tuple(y.shape)}")
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
             raise ValueError(f"class ids must lie in [0, {self.num_classes}), got {y.unique().tolist()}")
-        return self.latent_mean[y] + torch.einsum("nij,nj->ni", self.latent_chol[y], z)
+        return self.latent_mean[y] + torch.einsum("nij,nj->ni", self.latent_chol[y], self.flow(z / self.z_std, y))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Latents z (n, dim_z) and class ids y (n,) -> images (n, 3, resolution, resolution) in [0, 1]."""
         return self.decoder(self.latent_code(z, y), y)
 
     @torch.no_grad()
-    def fit_latent_prior(self, codes: torch.Tensor, classes: torch.Tensor, jitter: float = 1e-4) -> None:
+    def fit_latent_gaussians(self, codes: torch.Tensor, classes: torch.Tensor, jitter: float = 1e-4) -> None:
         """Set μ_y and L_y to the mean and Cholesky factor of the covariance of ``codes`` of each class y."""
         for c in range(self.num_classes):
             w = codes[classes == c].double()
@@ -111,8 +184,13 @@ class ShapesGenerator(Generator):
             self.latent_mean[c] = w.mean(0).float()
             self.latent_chol[c] = torch.linalg.cholesky(cov).float()
 
+    def standardise(self, codes: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """Codes w -> L_y⁻¹(w - μ_y), the flow's data space (inverse of the Gaussian part of latent_code)."""
+        centred = (codes - self.latent_mean[classes]).unsqueeze(-1)
+        return torch.linalg.solve_triangular(self.latent_chol[classes], centred, upper=False).squeeze(-1)
+
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
-        """Write config.json and model.pt (decoder + fitted Gaussians) to ``folder``."""
+        """Write config.json and model.pt (decoder, fitted Gaussians, flow) to ``folder``."""
         return save_pretrained(self, self.config, folder)
 
     @classmethod

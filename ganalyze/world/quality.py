@@ -159,6 +159,17 @@ def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0,
     return report
 
 
+def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The report's headline numbers as flat ``quality/...`` keys, for experiment loggers."""
+    acc = report["class_accuracy"]
+    metrics = {f"quality/accuracy_{k}": v for k, v in acc["generated_per_class"].items()}
+    metrics.update({"quality/accuracy_min": acc["generated_min"], "quality/accuracy_real_heldout": acc["real_heldout"],
+                    "quality/coverage_min_ratio": report["coverage"]["min_ratio"],
+                    "quality/all_passed": float(report["all_passed"])})
+    metrics.update({f"quality/w1_sigma_{k}": v["w1_sigma"] for k, v in report["factors"].items() if v["w1_sigma"] is not None})
+    return metrics
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A short plain-text table of the report: value, bar and pass/fail of every check."""
     ok = report["passed"]

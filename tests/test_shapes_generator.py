@@ -1,0 +1,184 @@
+"""The embedded shapes generator: shipped weights, determinism, safe save/load, prior fit, resumable training."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import hydra
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from ganalyze.errors import WeightsError
+from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesGenerator
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = {"dim_z": 4, "num_classes": 6, "resolution": 8, "width": 4, "embed_dim": 2, "flow_layers": 2, "flow_hidden": 8}
+
+
+def tiny_generator(seed: int = 0, trained_flow: bool = True, **overrides: float) -> ShapesGenerator:
+    """A randomly initialised miniature generator with fitted Gaussians and (optionally) a non-identity flow."""
+    torch.manual_seed(seed)
+    g = ShapesGenerator(**{**TINY, **overrides})
+    g.fit_latent_gaussians(torch.randn(120, 4) * 2 + 1, torch.arange(120) % 6)
+    if trained_flow:
+        for layer in g.flow.layers:
+            torch.nn.init.normal_(layer.net[-1].weight, std=0.3)
+    return g.eval()
+
+
+def test_shipped_generator_loads_offline_and_gives_images_in_range() -> None:
+    g = ShapesGenerator.from_pretrained()
+    assert not g.training and not any(p.requires_grad for p in g.parameters())
+    z, y = g.sample_latents(12, seed=0)
+    with torch.no_grad():
+        x = g(z, y)
+    assert x.shape == (12, 3, g.resolution, g.resolution) == (12, 3, 32, 32)
+    assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+    assert x.std() > 0.05  # images, not a constant
+
+
+def test_generator_is_deterministic_by_seed() -> None:
+    g = ShapesGenerator.from_pretrained()
+    with torch.no_grad():
+        a = g(*g.sample_latents(6, seed=3))
+        b = g(*g.sample_latents(6, seed=3))
+        c = g(*g.sample_latents(6, seed=4))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+
+
+def test_untrained_flow_leaves_the_class_gaussian() -> None:
+    g = tiny_generator(trained_flow=False, z_std=0.5)
+    z, y = torch.randn(3, 4), torch.tensor([0, 2, 5])
+    expected = g.latent_mean[y] + torch.einsum("nij,nj->ni", g.latent_chol[y], z / 0.5)
+    assert torch.allclose(g.latent_code(z, y), expected, atol=1e-6)
+    assert torch.allclose(g.standardise(expected, y), z / 0.5, atol=1e-5)
+    with pytest.raises(ValueError, match="class ids"):
+        g(torch.zeros(1, 4), torch.tensor([6]))
+    with pytest.raises(ValueError, match="shape"):
+        g(torch.zeros(1, 5), torch.tensor([0]))
+
+
+def test_flow_inverts_exactly_and_its_density_normalises() -> None:
+    flow = tiny_generator().flow
+    z, y = torch.randn(50, 4), torch.arange(50) % 6
+    u = flow(z, y)
+    assert not torch.allclose(u, z)
+    back = u
+    for layer in reversed(flow.layers):
+        back, _ = layer.inverse(back, y)
+    assert torch.allclose(back, z, atol=1e-5)
+    # Monte Carlo: E_{u ~ N(0, I)}[p_flow(u) / N(u)] = 1 for a normalised density p_flow.
+    gen = torch.Generator().manual_seed(0)
+    probe = torch.randn(200_000, 4, generator=gen)
+    labels = torch.zeros(len(probe), dtype=torch.long)
+    normal = -0.5 * (probe.pow(2).sum(1) + 4 * math.log(2 * math.pi))
+    with torch.no_grad():
+        ratio = (flow.log_prob(probe, labels) - normal).exp().mean()
+    assert abs(float(ratio) - 1) < 0.1
+
+
+def test_fit_latent_gaussians_recovers_each_class_gaussian() -> None:
+    g = ShapesGenerator(**TINY)
+    gen = torch.Generator().manual_seed(0)
+    chol = torch.tensor([[1.0, 0, 0, 0], [0.5, 0.8, 0, 0], [0, 0, 2.0, 0], [0, 0, -0.3, 0.4]])
+    classes = torch.arange(12000) % 6
+    codes = (torch.randn(12000, 4, generator=gen) @ chol.T) + classes[:, None].float()
+    g.fit_latent_gaussians(codes, classes)
+    assert torch.allclose(g.latent_mean[3], torch.full((4,), 3.0), atol=0.1)
+    cov = g.latent_chol[3] @ g.latent_chol[3].T
+    assert torch.allclose(cov, chol @ chol.T, atol=0.15)
+
+
+def test_flow_fits_curved_codes_better_than_a_gaussian(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import train_shapes_generator as script
+
+    gen = torch.Generator().manual_seed(0)
+    codes = torch.randn(2000, 4, generator=gen)
+    codes[:, 1] = codes[:, 0] ** 2 + 0.1 * codes[:, 1]  # a curved "banana": a Gaussian covers it loosely
+    classes = torch.arange(2000) % 6
+    cfg = OmegaConf.create({"seed": 0, "progress_interval": 100, "flow": {"steps": 150, "batch_size": 128, "lr": 3e-3}})
+    torch.manual_seed(0)
+    nll = script.fit_latent_law(ShapesGenerator(**{**TINY, "flow_layers": 2, "flow_hidden": 32}), codes, classes, cfg)
+    assert nll["flow"] < nll["gaussian"] - 0.1  # measured 1.49 -> 1.34 in these 150 steps
+
+
+def test_truncated_normal_std_matches_sample_latents() -> None:
+    z, _ = tiny_generator().sample_latents(100_000, seed=0)
+    assert abs(float(z.std()) - TRUNCATED_NORMAL_STD) < 0.005
+
+
+def test_save_and_from_pretrained_round_trip(tmp_path: Path) -> None:
+    g = tiny_generator()
+    g.save_pretrained(tmp_path / "gen")
+    loaded = ShapesGenerator.from_pretrained(tmp_path / "gen")
+    assert not loaded.training and loaded.config == g.config
+    z, y = g.sample_latents(5, seed=1)
+    with torch.no_grad():
+        assert torch.equal(loaded(z, y), g(z, y))
+
+
+def test_missing_or_corrupted_weights_raise_weights_error(tmp_path: Path) -> None:
+    folder = tmp_path / "gen"
+    with pytest.raises(WeightsError, match="not a folder"):
+        ShapesGenerator.from_pretrained(folder)
+    tiny_generator().save_pretrained(folder)
+    (folder / "model.pt").write_bytes(b"not a torch file")
+    with pytest.raises(WeightsError, match="model.pt"):
+        ShapesGenerator.from_pretrained(folder)
+    (folder / "model.pt").unlink()
+    with pytest.raises(WeightsError, match="no weights file"):
+        ShapesGenerator.from_pretrained(folder)
+    (folder / "config.json").write_text("{broken")
+    with pytest.raises(WeightsError, match="config.json"):
+        ShapesGenerator.from_pretrained(folder)
+
+
+def test_mismatched_weights_name_the_keys(tmp_path: Path) -> None:
+    folder = tmp_path / "gen"
+    g = tiny_generator()
+    g.save_pretrained(folder)
+    state = torch.load(folder / "model.pt", weights_only=True)
+    state["extra"] = torch.zeros(1)
+    del state["latent_mean"]
+    torch.save(state, folder / "model.pt")
+    with pytest.raises(WeightsError, match=r"missing keys \['latent_mean'\], unexpected keys \['extra'\]"):
+        ShapesGenerator.from_pretrained(folder)
+    (folder / "config.json").write_text('{"dim_z": 4, "colour": "red"}')
+    with pytest.raises(WeightsError, match="does not fit the constructor"):
+        ShapesGenerator.from_pretrained(folder)
+
+
+def test_hydra_config_builds_the_shipped_generator() -> None:
+    cfg = OmegaConf.load(REPO / "conf" / "generator" / "shapes.yaml")
+    g = hydra.utils.instantiate(cfg)
+    assert isinstance(g, ShapesGenerator) and not g.training
+
+
+def test_training_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import train_shapes_generator as script
+
+    cfg = OmegaConf.load(REPO / "conf" / "train_shapes_generator.yaml")
+    cfg.merge_with_dotlist(["steps=4", "batch_size=6", "checkpoint_every=2", "fit_samples=120", "model.dim_z=4",
+                            "model.resolution=32", "model.width=4", "model.embed_dim=2", "model.flow_layers=2",
+                            "model.flow_hidden=8", "flow.steps=5", "flow.batch_size=16", "progress_interval=100"])
+    real_save = script.save_checkpoint
+
+    def keep_step_two(state: dict, path: Path) -> None:
+        real_save(state, path)
+        if state["step"] == 2:
+            real_save(state, tmp_path / "step2.pt")
+
+    monkeypatch.setattr(script, "save_checkpoint", keep_step_two)
+    whole = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "a.pt"), "out_dir": str(tmp_path / "a")}))
+    resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "step2.pt"), "resume": True,
+                                                 "out_dir": str(tmp_path / "b")}))
+    assert "at step 2" in capsys.readouterr().out
+    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (whole, resumed))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
