@@ -13,6 +13,8 @@ import warnings
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from ganalyze.errors import ConfigError
+
 ENTRY_POINT_GROUP = "ganalyze.assessors"
 CONFIG_GROUP = "assessor"
 
@@ -30,9 +32,13 @@ def plugin_config(entry_point: EntryPoint) -> dict[str, Any]:
     resource = _shipped_yaml(entry_point)
     if resource is None:
         return config
-    shipped = OmegaConf.to_container(OmegaConf.create(resource.read_text()))
+    try:
+        shipped = OmegaConf.to_container(OmegaConf.create(resource.read_text()))
+    except Exception as err:  # OmegaConf raises YAML and its own errors
+        raise ConfigError(f"assessor plugin {entry_point.name!r}: {resource} is not valid YAML ({err}).") from err
     if not isinstance(shipped, dict):
-        raise ValueError(f"{resource} must hold a mapping of assessor options, got {type(shipped).__name__}")
+        raise ConfigError(f"assessor plugin {entry_point.name!r}: {resource} must hold a mapping of options, "
+                          f"got {type(shipped).__name__}.")
     return {**config, **shipped}
 
 

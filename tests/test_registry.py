@@ -156,6 +156,9 @@ def test_plugin_configs_compose_as_hydra_options(fake_plugins):
     assert assessor_from_config(cfg.assessor).scale == 5
 
 
-def test_a_broken_plugin_is_named_when_used(fake_plugins):
+def test_a_broken_plugin_is_named_when_used(fake_plugins, tmp_path):
     with pytest.raises(ConfigError, match="'broken'.*could not be imported"):
         create_assessor("broken")
+    (tmp_path / "fake_contrast" / "contrast.yaml").write_text("- a list, not options\n")
+    with pytest.raises(ConfigError, match="'contrast'.*must hold a mapping"):
+        plugin_config(plugin_entry_points()["contrast"])
