@@ -50,7 +50,7 @@ GENERATOR_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_s
 CIRCULAR = {"hue": 360.0}
 POOLED = {"position": ("x", "y")}  # factors also analysed together: both shifts move "position"
 MADE_WITH = "made_with.json"
-GENERATOR_KEYS = ("steps", "batch_size", "width", "resolution", "fit_samples")
+GENERATOR_KEYS = ("steps", "batch_size", "width", "resolution", "flow_layers", "fit_samples")
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,8 @@ def train_world_generator(datasets: Sequence[str], folder: Path, node: Mapping[s
             raise ConfigError(f"training the generator needs {GENERATOR_SCRIPT} (a source checkout of ganalyze).")
         args = [sys.executable, str(GENERATOR_SCRIPT), f"variant=[{','.join(datasets)}]", f"seed={seed}",
                 f"steps={node['steps']}", f"batch_size={node['batch_size']}", f"model.width={node['width']}",
-                f"model.resolution={node['resolution']}", f"fit_samples={node['fit_samples']}",
+                f"model.resolution={node['resolution']}", f"model.flow_layers={node['flow_layers']}",
+                f"fit_samples={node['fit_samples']}",
                 f"checkpoint={folder / 'checkpoint.pt'}", f"out_dir={final}", "resume=true", "threads=1",
                 f"hydra.run.dir={folder / 'hydra'}"]
         print(f"training one shapes generator on {len(datasets)} data sets ({node['steps']} steps) into {folder}",

@@ -3,6 +3,8 @@
 Fresh images of the world variant every step (seeded by step, so a resumed run is identical to an
 uninterrupted one), one CPU thread, atomic checkpoints. Example (the shipped weights):
     OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py out_dir=ganalyze/weights/shapes_generator
+With a list of variants (variant=[broad,warm]) the generator is conditioned on the variant too: class id =
+variant index x number of shapes + shape, every batch an even share of each variant (ganalyze-steer-bias).
 """
 
 from __future__ import annotations
@@ -33,11 +35,29 @@ def sigma_vae_loss(x_hat: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, log
     return loss, mse, kl
 
 
+def variant_names(value: str | list[str]) -> list[str]:
+    """The configured variant(s) as a list of names."""
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def sample_real(names: list[str], n: int, seed: int, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n real images and their class ids; several variants share n evenly, class ids offset by variant index."""
+    if len(names) == 1:
+        images, factors = load_variant(names[0]).sample(n, seed=seed, resolution=resolution)
+        return images, factors.class_id.long()
+    parts = []
+    for i, name in enumerate(names):
+        count = n // len(names) + (i < n % len(names))
+        images, factors = load_variant(name).sample(count, seed=seed * len(names) + i, resolution=resolution)
+        parts.append((images, factors.class_id.long() + i * len(SHAPE_NAMES)))
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 @torch.no_grad()
 def encode_real(encoder: ShapesEncoder, cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Encoder means and classes of ``cfg.fit_samples`` fresh real images (never training images)."""
-    images, factors = load_variant(cfg.variant).sample(cfg.fit_samples, seed=FIT_SEED_OFFSET + cfg.seed)
-    classes = factors.class_id.long()
+    images, classes = sample_real(variant_names(cfg.variant), cfg.fit_samples, FIT_SEED_OFFSET + cfg.seed,
+                                  cfg.model.resolution)
     codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
     return codes, classes
 
@@ -86,8 +106,8 @@ def train(cfg: DictConfig) -> Path:
     """Run (or resume) training as configured, write the generator with save_pretrained, return its folder."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    variant = load_variant(cfg.variant)
-    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES),
+    names = variant_names(cfg.variant)
+    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES) * len(names),
                      z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
     generator = ShapesGenerator(**model_cfg)
     encoder = ShapesEncoder(**{k: model_cfg[k] for k in ("dim_z", "num_classes", "resolution", "width", "embed_dim")})
@@ -107,8 +127,7 @@ def train(cfg: DictConfig) -> Path:
     bar = trange(start, cfg.steps, initial=start, total=cfg.steps, mininterval=cfg.progress_interval,
                  desc="shapes σ-VAE")
     for step in bar:
-        images, factors = variant.sample(cfg.batch_size, seed=cfg.seed * 10_000_000 + step)
-        classes = factors.class_id.long()
+        images, classes = sample_real(names, cfg.batch_size, cfg.seed * 10_000_000 + step, cfg.model.resolution)
         mean, logvar = encoder(images, classes)
         noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(cfg.seed * 10_000_000 + step))
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)

@@ -125,7 +125,7 @@ def tiny_generator(datasets: list[str], folder, node, seed: int) -> Generator:
 def test_the_analysis_runs_end_to_end_and_resumes_from_its_cache(tmp_path) -> None:
     cfg = {
         "seed": 0, "out_dir": str(tmp_path),
-        "generator": {"steps": 1, "batch_size": 2, "width": 4, "resolution": 16, "fit_samples": 10},
+        "generator": {"steps": 1, "batch_size": 2, "width": 4, "resolution": 16, "flow_layers": 0, "fit_samples": 10},
         "walk": {"transformer": "linear", "steps": 2, "batch_size": 4, "lr": 0.01},
         "eval": {"num_seeds": 6, "batch_size": 6},
         "factors": {"size": {"edit": "zoom", "alpha_star": 0.5, "datasets": ["broad", "size_mid", "size_fixed"]}},
@@ -144,3 +144,27 @@ def test_the_analysis_runs_end_to_end_and_resumes_from_its_cache(tmp_path) -> No
     assert made_with["classes"] == [6, 7, 8, 9, 10, 11]  # the second data set's shapes in the conditioned generator
     second = run_bias_analysis(cfg, train_generator=tiny_generator)  # walks come from the cache now
     assert [r["delta_mu"] for r in second["rows"]] == [r["delta_mu"] for r in first["rows"]]
+
+
+def test_the_generator_script_trains_one_generator_conditioned_on_several_variants(tmp_path, monkeypatch) -> None:
+    from importlib.resources import files
+
+    from omegaconf import OmegaConf
+
+    from ganalyze.data_bias import GENERATOR_SCRIPT
+    from ganalyze.world import measure
+
+    monkeypatch.syspath_prepend(str(GENERATOR_SCRIPT.parent))
+    import train_shapes_generator as script
+
+    images, classes = script.sample_real(["broad", "warm"], 9, seed=3, resolution=16)
+    assert images.shape == (9, 3, 16, 16)
+    assert classes[:5].max() < 6 and classes[5:].min() >= 6  # warm's shapes come second: ids 6..11
+    warm_hue = measure(images[5:])["hue"]
+    assert bool(((warm_hue < 75) | (warm_hue > 345)).all())  # warm hues lie in 0..60 degrees
+    cfg = OmegaConf.load(str(files("ganalyze.conf").joinpath("train_shapes_generator.yaml")))
+    cfg.merge_with_dotlist(["variant=[broad,warm]", "steps=2", "batch_size=4", "fit_samples=120", "model.dim_z=4",
+                            "model.resolution=16", "model.width=4", "model.embed_dim=2", "model.flow_layers=0",
+                            "progress_interval=100", f"checkpoint={tmp_path / 'c.pt'}", f"out_dir={tmp_path / 'g'}"])
+    generator = ShapesGenerator.from_pretrained(script.train(cfg))
+    assert generator.num_classes == 12 and generator.resolution == 16
