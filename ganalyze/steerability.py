@@ -6,7 +6,8 @@ or a generic foreground mask for other generators) and turned into the edit's ow
 
 - zoom: half the log2 of the object's area ratio (= log2 of its linear scale), shift: centroid change in pixels,
 - rotate: the angle that best maps the unwalked foreground onto the walked one (a search over angles),
-- brightness / colour: change of the image's mean intensity / of each channel's mean.
+- brightness / colour: change of the image's mean intensity / of each channel's mean,
+- hue: change of the object's hue (degrees, wrapped to ±180).
 
 The summary per slider holds, inside the trained range, the Spearman ρ of α against the achieved change and of
 α against each measured factor's change from α = 0 (per seed), and the *limit*: the first α of the grid, on each
@@ -29,10 +30,13 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
+from assessors.saliency import foreground_mask
 from ganalyze.edits import Edit, get_edit, rotate
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import EvalSettings, alpha_grid, slider_alpha
+from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.sampling import held_out_seeds, latents_for_seeds
+from ganalyze.world.measure import coverage_map, measure, rgb_hue
 
 Meter = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 LIMIT_RATIO = 0.5  # the walk's limit: where it achieves less than half of what is asked
@@ -61,16 +65,12 @@ def _centroid(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def world_meter(images: torch.Tensor) -> dict[str, torch.Tensor]:
     """The shapes world's exact pixel measurement (size, x, y, hue, brightnesses) plus its coverage map."""
-    from ganalyze.world.measure import coverage_map, measure
-
     images = images.detach().float().clamp(0.0, 1.0)
     return {**measure(images), "foreground": coverage_map(images)[0], **_pixel_stats(images)}
 
 
 def _mean_hue(images: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Circular mean of the per-pixel hue (degrees), weighted by ``weight`` (N, H, W) times chroma."""
-    from ganalyze.world.measure import rgb_hue
-
     angle = torch.deg2rad(rgb_hue(images))
     w = weight * (images.amax(1) - images.amin(1))
     return torch.remainder(torch.rad2deg(torch.atan2((w * angle.sin()).sum((1, 2)), (w * angle.cos()).sum((1, 2)))), 360.0)
@@ -78,8 +78,6 @@ def _mean_hue(images: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 def generic_meter(images: torch.Tensor) -> dict[str, torch.Tensor]:
     """Any generator: the object-size assessor's soft foreground mask gives area, centroid and object hue."""
-    from assessors.saliency import foreground_mask
-
     images = images.detach().float().clamp(0.0, 1.0)
     mask = foreground_mask(images)
     x, y = _centroid(mask)
@@ -247,8 +245,6 @@ def _monotonic_fraction(seeds: np.ndarray, alpha: np.ndarray, got: np.ndarray) -
 
 def choose_meter(generator: torch.nn.Module, world: str | bool = "auto") -> str:
     """``world`` for the shapes generator (or when asked), else ``generic``; same rule as the main evaluation."""
-    from ganalyze.generators.shapes import ShapesGenerator
-
     if world is True or (world == "auto" and isinstance(generator, ShapesGenerator)):
         return "world"
     return "generic"
