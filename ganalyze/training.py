@@ -44,6 +44,7 @@ class TrainSettings:
     classes: Sequence[int] | None = None
     checkpoint_every: int = 100
     seed: int = 0
+    l2_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.alpha_range) != 2:
@@ -64,6 +65,8 @@ class TrainSettings:
             raise ConfigError(f"train.steps={self.steps} must be a whole number >= 0.")
         if not self.lr > 0:
             raise ConfigError(f"train.lr={self.lr} must be a positive learning rate (e.g. train.lr=0.01).")
+        if not self.l2_penalty >= 0:
+            raise ConfigError(f"train.l2_penalty={self.l2_penalty} must be >= 0 (0 switches it off).")
 
 
 @dataclass
@@ -81,13 +84,19 @@ def freeze(*modules: nn.Module) -> None:
 
 
 def train_step(generator: Generator, transformer: Transformer, objective: Any, optimizer: torch.optim.Optimizer,
-               z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """One optimisation step on a batch; returns the (detached) loss."""
+               z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, l2_penalty: float = 0.0) -> torch.Tensor:
+    """One optimisation step on a batch; returns the (detached) objective loss.
+
+    ``l2_penalty`` × ‖T's parameters‖² joins the loss: each coordinate of θ then settles in proportion to
+    its gradient, so θ spends no norm on latent dimensions the generator barely uses (Adam's normalised
+    steps would otherwise grow them as fast as the useful ones).
+    """
     with torch.no_grad():
         target = objective.target(generator(z, y), alpha)
     loss = objective.loss(generator(transformer(z, alpha, y), y), target)
+    total = loss + l2_penalty * sum(p.pow(2).sum() for p in transformer.parameters()) if l2_penalty else loss
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    total.backward()
     optimizer.step()
     return loss.detach()
 
@@ -142,7 +151,8 @@ def train(generator: Generator, transformer: Transformer, objective: Any, settin
     while state.step < settings.steps:
         z, y, alpha = training_batch(generator, settings.seed, state.step, settings.batch_size, alpha_dim,
                                      settings.alpha_range, settings.classes)
-        loss = float(train_step(generator, transformer, objective, optimizer, z.to(device), y.to(device), alpha.to(device)))
+        loss = float(train_step(generator, transformer, objective, optimizer, z.to(device), y.to(device),
+                                alpha.to(device), settings.l2_penalty))
         if not math.isfinite(loss):
             raise GanalyzeError(f"training diverged at step {state.step} (loss {loss}); lower train.lr (now {settings.lr}).")
         state.losses.append(loss)

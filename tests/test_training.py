@@ -81,6 +81,34 @@ def test_training_moves_theta_only_with_frozen_generator_and_no_grad_targets(tin
     assert (tmp_path / CHECKPOINT_FILE).exists() and (tmp_path / "train_loss.csv").read_text().count("\n") == 4
 
 
+class FirstCoordinateGenerator(torch.nn.Module):
+    """Grey images whose brightness is sigmoid(z[:, 0]): every other latent coordinate is unused."""
+
+    dim_z, num_classes, resolution = 4, 1, 8
+
+    def sample_latents(self, n, seed, truncation=1.0, classes=None):
+        return torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)), torch.zeros(n, dtype=torch.long)
+
+    def forward(self, z, y):
+        return torch.sigmoid(z[:, :1, None, None]).expand(len(z), 3, 8, 8)
+
+
+def test_l2_penalty_shrinks_theta_where_the_generator_does_not_look(objective, tmp_path):
+    def trained(l2_penalty):
+        torch.manual_seed(0)
+        t = LinearTransformer(4, init_std=1.0)
+        train(FirstCoordinateGenerator(), t, objective,
+              TrainSettings(steps=60, batch_size=8, lr=0.05, l2_penalty=l2_penalty), tmp_path / str(l2_penalty), {})
+        return t.theta.detach()[0]
+
+    torch.manual_seed(0)
+    start = LinearTransformer(4, init_std=1.0).theta.detach()[0]
+    plain, penalised = trained(0.0), trained(1e-4)
+    assert torch.equal(plain[1:], start[1:])  # Adam never moves coordinates without gradient
+    assert penalised[1:].abs().max() < 0.5 * start[1:].abs().min()
+    assert penalised[0] > start[0] and plain[0] > start[0]  # both learn to brighten along z[0]
+
+
 def test_target_is_clipped_to_the_score_range(objective):
     white = torch.ones(2, 3, 8, 8)
     target = objective.target(white, torch.tensor([0.5, -0.25]))

@@ -40,7 +40,7 @@ def run_training(cfg: DictConfig) -> Path:
     train_node = plain(cfg.train)
     settings = TrainSettings(steps=train_node["steps"], batch_size=train_node["batch_size"], lr=train_node["lr"],
                              alpha_range=tuple(train_node["alpha_range"]), checkpoint_every=train_node["checkpoint_every"],
-                             seed=cfg.seed)
+                             seed=cfg.seed, l2_penalty=train_node["l2_penalty"])
     eval_settings(cfg.eval)  # fail on bad eval values before any work
     config = relevant_config(cfg)
     checkpoint = resume_state(run_dir, config, bool(cfg.resume))
