@@ -41,7 +41,7 @@ from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.edit import EditObjective
 from ganalyze.pretrained import CONFIG_NAME, WEIGHTS_NAME
 from ganalyze.sampling import held_out_seeds, latents_for_seeds
-from ganalyze.training import TrainSettings, resume_state, train
+from ganalyze.training import CHECKPOINT_FILE, TrainSettings, resume_state, train
 from ganalyze.transformers import TRANSFORMERS, Transformer, load_transformer
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.measure import measure
@@ -150,7 +150,7 @@ def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folde
     kind = str(node["transformer"])
     if kind not in TRANSFORMERS:
         raise ConfigError(f"walk.transformer={kind!r} is not a transformer kind; known: {', '.join(sorted(TRANSFORMERS))}.")
-    checkpoint = resume_state(folder, config, resume=True)
+    checkpoint = resume_state(folder, config, resume=(folder / CHECKPOINT_FILE).is_file())
     torch.manual_seed(seed)
     cls = TRANSFORMERS[kind]
     extra = {"num_classes": generator.num_classes} if cls.needs_classes else {}
