@@ -99,8 +99,12 @@ def _band(ax: Any, alphas: np.ndarray, mean: Sequence[float], std: Sequence[floa
 def plot_changes(evaluation: Evaluation, path: str | Path) -> Path:
     """Score change and (on the shapes world) true-factor changes vs α, trained vs random, trained range shaded."""
     groups = [g for g in evaluation.metrics["trained"] if g != "class"]
-    fig, axes = plt.subplots(1, len(groups), figsize=(3.6 * len(groups), 3.2), squeeze=False)
-    for ax, group in zip(axes[0], groups):
+    cols = min(4, len(groups))
+    rows = -(-len(groups) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    for ax, group in zip(axes.flat, groups):
         for direction in DIRECTIONS:
             m = evaluation.metrics[direction][group]
             _band(ax, evaluation.alphas, m["mean_change"], m["std_change"], direction)
