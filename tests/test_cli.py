@@ -117,12 +117,13 @@ def test_bad_input_gets_one_paragraph_and_exit_code_2(overrides, expected, tmp_p
 
 def test_resuming_under_another_config_is_refused(tmp_path, monkeypatch, capsys):
     run_dir = tmp_path / "r"
-    code, _, err = run_main(train_cli.main, monkeypatch, capsys, *TINY, "eval.enabled=false", f"run_dir={run_dir}")
+    code, _, err = run_main(train_cli.main, monkeypatch, capsys, *TINY, "eval.enabled=false", "train.lr=0.02",
+                            f"run_dir={run_dir}")
     assert code == 0, err
     theta = torch.load(run_dir / "transformer/model.pt", weights_only=True)["theta"]
     code, _, err = run_main(train_cli.main, monkeypatch, capsys, *TINY, f"run_dir={run_dir}", "resume=true",
                             "train.lr=0.5", "transformer.preserve_norm=true")
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "cannot resume from" in err and "train.lr: 0.01 -> 0.5" in err and "transformer.preserve_norm: False -> True" in err
+    assert "cannot resume from" in err and "train.lr: 0.02 -> 0.5" in err and "transformer.preserve_norm: False -> True" in err
     assert torch.equal(torch.load(run_dir / "transformer/model.pt", weights_only=True)["theta"], theta)
-    assert "lr: 0.01" in (run_dir / "config.yaml").read_text()  # the run's record is untouched
+    assert "lr: 0.02" in (run_dir / "config.yaml").read_text()  # the run's record is untouched
