@@ -98,7 +98,8 @@ def test_l2_penalty_shrinks_theta_where_the_generator_does_not_look(objective, t
         torch.manual_seed(0)
         t = LinearTransformer(4, init_std=1.0)
         train(FirstCoordinateGenerator(), t, objective,
-              TrainSettings(steps=60, batch_size=8, lr=0.05, l2_penalty=l2_penalty), tmp_path / str(l2_penalty), {})
+              TrainSettings(steps=60, batch_size=8, lr=0.05, alpha_range=(-0.1, 0.1), l2_penalty=l2_penalty),
+              tmp_path / str(l2_penalty), {})
         return t.theta.detach()[0]
 
     torch.manual_seed(0)
