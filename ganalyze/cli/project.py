@@ -1,0 +1,108 @@
+"""ganalyze-project-train and ganalyze-project: train the dataset-projection models, project images with them.
+
+    ganalyze-project-train                          # autoencoder + flow on warm, cool, centered (~20 min, 1 core)
+    ganalyze-project weights=runs/projection/train/model source=warm
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from ganalyze.build import build_logger, plain
+from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import ConfigError
+from ganalyze.projection.datasets import IMAGE_SUFFIXES, image_files, load_sets, read_image, split_held_out
+from ganalyze.projection.model import ProjectionModel
+from ganalyze.projection.project import projection_grid, sample_grid, save_grid
+from ganalyze.projection.train import train_projection
+from ganalyze.world import list_variants, load_variant
+
+
+def run_training(cfg: DictConfig) -> Path:
+    """Train both models into cfg.run_dir (resuming when asked) and write the sample grid; returns run_dir."""
+    torch.set_num_threads(int(cfg.threads))
+    run = Path(cfg.run_dir)
+    if (run / "checkpoints").is_dir() and not cfg.resume:
+        raise ConfigError(f"run_dir {str(run)!r} already holds checkpoints; pass resume=true to continue that run "
+                          "or choose a new run_dir.")
+    data_cfg = plain(cfg.data)
+    data = load_sets(data_cfg["source"], data_cfg["sets"], data_cfg["per_set"] + data_cfg["held_out"],
+                     data_cfg["seed"], data_cfg["resolution"])
+    train, held_out = split_held_out(data, data_cfg["held_out"])
+    stages = {"data": data_cfg, "autoencoder": plain(cfg.autoencoder), "flow": plain(cfg.flow)}
+    logger = build_logger(cfg.logger, run, "projection-train", plain(cfg), job_type="projection-train")
+    model = train_projection(train, held_out, stages, run, log=lambda step, metrics: logger.log_metrics(metrics, step))
+    cells = sample_grid(model, int(cfg.sample_rows), seed=int(data_cfg["seed"]), temperature=float(cfg.sample_temperature))
+    logger.log_images({"samples": save_grid(cells, model.labels, run / "samples.png")})
+    logger.finish()
+    print(json.dumps(json.loads((run / "train_metrics.json").read_text()), indent=2))
+    print(f"model saved in {run / 'model'} (load with ProjectionModel.from_pretrained); sample grid {run / 'samples.png'}")
+    return run
+
+
+def load_inputs(cfg: DictConfig, resolution: int) -> torch.Tensor:
+    """The images to project: files / a folder named by cfg.inputs, or world images of variant cfg.source."""
+    if cfg.inputs is None:
+        if cfg.source not in list_variants():
+            raise ConfigError(f"inputs=null draws world images of data set `source`, but {cfg.source!r} is not a "
+                              f"world variant ({', '.join(list_variants())}); pass inputs=<image files or folder>.")
+        return load_variant(cfg.source).sample(int(cfg.num_inputs), seed=int(cfg.seed), resolution=resolution)[0]
+    paths = [Path(p) for p in ([cfg.inputs] if isinstance(cfg.inputs, str) else cfg.inputs)]
+    files = [f for p in paths for f in (image_files(p) if p.is_dir() else [p])]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing or not files:
+        raise ConfigError(f"inputs: no image files ({', '.join(IMAGE_SUFFIXES)}) found, or missing: {missing or paths}.")
+    return torch.stack([read_image(f, resolution) for f in files]).float() / 255.0
+
+
+def run_projection(cfg: DictConfig) -> Path:
+    """Write projection.png, samples.png and projection.json (log p(y | x) of inputs and projections) to out_dir."""
+    torch.set_num_threads(int(cfg.threads))
+    model = ProjectionModel.from_pretrained(cfg.weights)
+    source = model.flow.label_index(str(cfg.source))
+    images = load_inputs(cfg, model.autoencoder.resolution)
+    out = Path(cfg.out_dir)
+    cells = projection_grid(model, images, torch.full((len(images),), source, dtype=torch.long))
+    paths = {
+        "projection": save_grid(cells, [f"input ({cfg.source})"] + model.labels, out / "projection.png"),
+        "samples": save_grid(sample_grid(model, int(cfg.num_samples), int(cfg.seed), float(cfg.temperature)),
+                             model.labels, out / "samples.png"),
+    }
+    with torch.no_grad():
+        posterior = model.log_posterior(cells.flatten(0, 1)).exp().view(*cells.shape[:2], -1)
+    report = {
+        "labels": model.labels, "source": str(cfg.source),
+        "columns": ["input"] + model.labels,
+        "p_dataset_given_image": posterior.tolist(),  # [input][column][data set]
+    }
+    (out / "projection.json").write_text(json.dumps(report, indent=2) + "\n")
+    logger = build_logger(cfg.logger, out, "projection", plain(cfg), job_type="projection")
+    logger.log_images(paths)
+    logger.log_table("p_dataset_given_image", ["input", "column"] + model.labels,
+                     [[i, col] + probs for i, row in enumerate(report["p_dataset_given_image"])
+                      for col, probs in zip(report["columns"], row)])
+    logger.finish()
+    print(f"wrote {out / 'projection.png'}, {out / 'samples.png'} and {out / 'projection.json'}")
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/train")
+@reports_errors("ganalyze-project-train")
+def train_main(cfg: DictConfig) -> None:
+    """Console script ganalyze-project-train."""
+    run_training(cfg)
+
+
+@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/project")
+@reports_errors("ganalyze-project")
+def main(cfg: DictConfig) -> None:
+    """Console script ganalyze-project."""
+    run_projection(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The projection autoencoder: images <-> codes shared by all data sets (a small spatial map, flattened).
+
+A variational autoencoder with a light KL term: the KL keeps the codes in a bounded, smooth region, so the
+flow trained on them has a well-behaved density and the decoder tolerates codes the flow moves slightly off
+the encoded ones. ``encode`` returns the posterior mean (deterministic); training samples the posterior.
+Measured on the shapes world (world shape classifier on reconstructions of held-out warm images): a
+64-number fully connected code gave 30% after 1,500 steps; the 4×8×8 spatial code 83% after 750 steps and
+97% after 4,000, at a lower cost per step.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from ganalyze.pretrained import load_pretrained, save_pretrained
+
+
+class AutoEncoder(nn.Module):
+    """Convolutional VAE: images in [0, 1] (N, 3, R, R) <-> codes (N, latent_dim), flattened from a spatial map.
+
+    The code is a (latent_channels, R / 2^stages, R / 2^stages) map: a spatial code keeps edges sharp for a
+    fraction of the compute of a fully connected bottleneck, and keeps where things are where they were.
+    """
+
+    def __init__(self, resolution: int = 32, latent_channels: int = 4, stages: int = 2, width: int = 32):
+        super().__init__()
+        side = resolution // 2**stages
+        if stages < 1 or side * 2**stages != resolution:
+            raise ValueError(f"resolution {resolution} must be divisible by 2**stages = {2 ** stages} (stages >= 1)")
+        self.config = {"resolution": resolution, "latent_channels": latent_channels, "stages": stages, "width": width}
+        self.resolution, self.latent_shape = resolution, (latent_channels, side, side)
+        self.latent_dim = latent_channels * side * side
+        chans = [width * 2**i for i in range(stages + 1)]  # full resolution -> code resolution
+        enc: list[nn.Module] = [nn.Conv2d(3, chans[0], 3, padding=1), nn.LeakyReLU(0.2)]
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            enc += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        self.encoder = nn.Sequential(*enc, nn.Conv2d(chans[-1], 2 * latent_channels, 3, padding=1))
+        dec: list[nn.Module] = [nn.Conv2d(latent_channels, chans[-1], 3, padding=1)]
+        for c_in, c_out in zip(chans[::-1][:-1], chans[::-1][1:]):
+            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+        self.decoder = nn.Sequential(*dec, nn.LeakyReLU(0.2), nn.Conv2d(chans[0], 3, 3, padding=1))
+
+    def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images in [0, 1] -> (mean, log-variance) of the code posterior."""
+        mean, logvar = self.encoder(images * 2 - 1).flatten(1).chunk(2, dim=1)
+        return mean, logvar.clamp(-12.0, 4.0)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> codes (posterior means)."""
+        return self.posterior(images)[0]
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes -> images in [0, 1]."""
+        return torch.sigmoid(self.decoder(codes.view(-1, *self.latent_shape)))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Deterministic reconstruction D(E(x))."""
+        return self.decode(self.encode(images))
+
+    def loss(self, images: torch.Tensor, kl_weight: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """VAE loss per image: summed squared pixel error + kl_weight · KL(q(h|x) || N(0, I)); returns its parts."""
+        mean, logvar = self.posterior(images)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        recon = self.decode(mean + noise * (0.5 * logvar).exp())
+        rec = (recon - images).pow(2).flatten(1).sum(1).mean()
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        return {"loss": rec + kl_weight * kl, "reconstruction": rec, "kl": kl}
+
+    def save_pretrained(self, folder: str | os.PathLike) -> None:
+        """Write config.json and model.pt to ``folder``."""
+        save_pretrained(self, self.config, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "AutoEncoder":
+        """Load a folder written by save_pretrained (safe, strict keys), frozen and in eval mode."""
+        return load_pretrained(cls, folder)

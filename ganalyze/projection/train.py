@@ -1,0 +1,167 @@
+"""Training of the projection models: the autoencoder first, then the conditional flow on its frozen codes.
+
+Both stages share one optimisation loop: seeded per step (the batch and the noise of step t depend only on
+(seed, t)), cosine learning rate, gradient clipping, and an atomic checkpoint every few steps, so a killed
+run resumed from its checkpoint ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ganalyze.checkpoint import check_resumable, config_fingerprint, load_checkpoint, save_checkpoint
+from ganalyze.projection.autoencoder import AutoEncoder
+from ganalyze.projection.datasets import LabelledImages
+from ganalyze.projection.flow import ConditionalFlow
+from ganalyze.projection.model import ProjectionModel
+
+LossFn = Callable[[torch.Generator], dict[str, torch.Tensor]]
+LogFn = Callable[[int, dict[str, float]], None]
+
+
+def cosine_lr(step: int, steps: int, lr: float) -> float:
+    """Learning rate at ``step``: cosine decay from ``lr`` to 0 over ``steps``."""
+    return 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The random stream of one training step: a function of (seed, step) only, so resuming is exact."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def optimise(name: str, model: nn.Module, loss_fn: LossFn, cfg: dict[str, Any], checkpoint: Path,
+             identity: dict[str, Any], log: LogFn | None = None) -> None:
+    """Adam on ``model`` for cfg['steps'] steps of ``loss_fn``, resuming from ``checkpoint`` if it exists.
+
+    ``identity`` is the config that defines the result (data, model, training); resuming a checkpoint made
+    under another one is refused with a ConfigError naming the differences.
+    """
+    steps, lr, seed = int(cfg["steps"]), float(cfg["lr"]), int(cfg["seed"])
+    every = int(cfg.get("checkpoint_every", 500))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    start = 0
+    if checkpoint.is_file():
+        state = load_checkpoint(checkpoint)
+        check_resumable(state, identity, checkpoint)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+    model.train()
+    bar = tqdm(range(start, steps), desc=name, initial=start, total=steps, mininterval=5.0)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, steps, lr)
+        parts = loss_fn(step_generator(seed, step))
+        opt.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        nn.utils.clip_grad_norm_(model.parameters(), float(cfg.get("clip", 10.0)))
+        opt.step()
+        if step % 50 == 0:
+            values = {k: float(v.detach()) for k, v in parts.items()}
+            bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+            if log is not None:
+                log(step, {f"{name}/{k}": v for k, v in values.items()})
+        if (step + 1) % every == 0 or step + 1 == steps:
+            save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step + 1,
+                             "config_fingerprint": config_fingerprint(identity), "config_json": json.dumps(identity)}, checkpoint)
+    model.eval()
+
+
+def random_rows(n_rows: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
+    """A batch of row indices drawn uniformly with replacement."""
+    return torch.randint(n_rows, (batch_size,), generator=gen)
+
+
+def train_autoencoder(data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
+                      log: LogFn | None = None) -> AutoEncoder:
+    """Fit the autoencoder to the union of the data sets (labels unused); saved to run/model/autoencoder."""
+    model_cfg, cfg = stage["model"], stage["train"]
+    torch.manual_seed(int(cfg["seed"]))
+    ae = AutoEncoder(**model_cfg)
+    kl_weight, batch_size = float(cfg["kl_weight"]), int(cfg["batch_size"])
+
+    def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
+        images, _ = data.batch(random_rows(len(data), batch_size, gen))
+        return ae.loss(images, kl_weight, generator=gen)
+
+    optimise("autoencoder", ae, loss, cfg, run / "checkpoints" / "autoencoder.pt", identity, log)
+    ae.save_pretrained(run / "model" / "autoencoder")
+    return ae
+
+
+@torch.no_grad()
+def encode_all(ae: AutoEncoder, data: LabelledImages, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances of every image: (N, latent_dim) each."""
+    means, logvars = [], []
+    for start in tqdm(range(0, len(data), batch_size), desc="encoding", mininterval=5.0):
+        mean, logvar = ae.posterior(data.batch(torch.arange(start, min(start + batch_size, len(data))))[0])
+        means.append(mean)
+        logvars.append(logvar)
+    return torch.cat(means), torch.cat(logvars)
+
+
+def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
+               log: LogFn | None = None) -> ConditionalFlow:
+    """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior."""
+    model_cfg, cfg = stage["model"], stage["train"]
+    torch.manual_seed(int(cfg["seed"]))
+    flow = ConditionalFlow(ae.latent_dim, data.names, seed=int(cfg["seed"]), **model_cfg)
+    means, logvars = encode_all(ae, data)
+    stds = (0.5 * logvars).exp()
+    batch_size = int(cfg["batch_size"])
+
+    def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
+        rows = random_rows(len(data), batch_size, gen)
+        codes = means[rows] + stds[rows] * torch.randn(means[rows].shape, generator=gen)
+        nll = -flow.log_prob(codes, data.labels[rows]).mean() / flow.dim
+        return {"loss": nll, "nll_per_dim": nll}
+
+    optimise("flow", flow, loss, cfg, run / "checkpoints" / "flow.pt", identity, log)
+    flow.save_pretrained(run / "model" / "flow")
+    return flow
+
+
+@torch.no_grad()
+def held_out_metrics(model: ProjectionModel, data: LabelledImages) -> dict[str, float]:
+    """Reconstruction MSE, flow NLL per dimension, and the likelihood classifier's accuracy on held-out images."""
+    images, labels = data.batch(torch.arange(len(data)))
+    codes = model.autoencoder.encode(images)
+    mse = (model.autoencoder.decode(codes) - images).pow(2).mean()
+    ll = model.flow.class_log_likelihoods(codes)
+    nll = -ll.gather(1, labels[:, None]).mean() / model.flow.dim
+    accuracy = (ll.argmax(1) == labels).float().mean()
+    return {"reconstruction_mse": float(mse), "flow_nll_per_dim": float(nll), "likelihood_accuracy": float(accuracy)}
+
+
+def train_projection(data: LabelledImages, held_out: LabelledImages, cfg: dict[str, Any], run: Path,
+                     log: LogFn | None = None) -> ProjectionModel:
+    """Autoencoder, then flow (autoencoder frozen); writes run/model and run/train_metrics.json.
+
+    ``cfg`` holds 'data', 'autoencoder' and 'flow' (each with 'model' and 'train'); a stage's checkpoint
+    resumes only under the same data and stage config (the flow's also under the same autoencoder config).
+    """
+    ae_identity = {"data": cfg["data"], "autoencoder": cfg["autoencoder"]}
+    model_ae = run / "model" / "autoencoder"
+    ae_checkpoint = run / "checkpoints" / "autoencoder.pt"
+    if (model_ae / "model.pt").is_file() and ae_checkpoint.is_file():  # a resumed run whose first stage is done
+        check_resumable(load_checkpoint(ae_checkpoint), ae_identity, ae_checkpoint)
+        ae = AutoEncoder.from_pretrained(model_ae)
+    else:
+        ae = train_autoencoder(data, cfg["autoencoder"], ae_identity, run, log)
+    ae.requires_grad_(False)
+    ae_steps = int(cfg["autoencoder"]["train"]["steps"])  # the flow's steps are logged after the autoencoder's
+    flow_log = None if log is None else lambda step, values: log(ae_steps + step, values)
+    flow = train_flow(ae, data, cfg["flow"], {**ae_identity, "flow": cfg["flow"]}, run, flow_log)
+    model = ProjectionModel(ae, flow).eval()
+    metrics = held_out_metrics(model, held_out)
+    (run / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if flow_log is not None:
+        flow_log(int(cfg["flow"]["train"]["steps"]), {f"held_out/{k}": v for k, v in metrics.items()})
+    return model

@@ -1,0 +1,194 @@
+"""Measure dataset projection on the shapes world (issue 6, item 5), saved as JSON and an example grid.
+
+For each pair [A, B]: held-out real images of variant A are projected onto B, then judged by models that
+never saw a projection: a variant classifier (trained here on real images), the world's shape classifier,
+and the world's pixel measurement of factors. With direction.run_dir=<a ganalyze-train run folder> (trained
+with assessor=dataset_likeness assessor.target=B) it also measures how the variant classifier's
+B-probability follows α on held-out seeds. Example:
+    OMP_NUM_THREADS=1 python scripts/eval_projection.py weights=runs/projection/train/model
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from scipy.stats import spearmanr, wasserstein_distance
+from torch import nn
+
+from ganalyze.build import build_generator
+from ganalyze.evaluation import EvalSettings, alpha_grid, sweep, world_tools
+from ganalyze.projection.datasets import split_held_out, world_sets
+from ganalyze.projection.model import ProjectionModel
+from ganalyze.projection.project import projection_grid, save_grid
+from ganalyze.projection.variant_classifier import VariantClassifier, train_variant_classifier
+from ganalyze.world import MEASURED_FACTORS, load_variant, measure
+from ganalyze.sampling import held_out_seeds, latents_for_seeds
+from ganalyze.transformers import load_transformer
+from ganalyze.world.classifier import ShapeClassifier
+
+BATCH = 250
+
+
+def unwrap_hues(*samples: np.ndarray) -> list[np.ndarray]:
+    """Hues (degrees) cut open at the middle of the widest empty arc of all samples, so linear W1 is circular-safe."""
+    pooled = np.sort(np.concatenate(samples) % 360.0)
+    gaps = np.diff(np.concatenate([pooled, [pooled[0] + 360.0]]))
+    cut = (pooled[gaps.argmax()] + gaps.max() / 2) % 360.0
+    return [(s - cut) % 360.0 for s in samples]
+
+
+def biased_factors(a: str, b: str) -> list[str]:
+    """Measured factors whose exact (mean, std) differ between world variants a and b."""
+    sa, sb = load_variant(a).factor_stats(), load_variant(b).factor_stats()
+    return [f for f in MEASURED_FACTORS if f in sa and not np.allclose(sa[f], sb[f])]
+
+
+def w1(factor: str, values: np.ndarray, to: np.ndarray) -> float:
+    """1-Wasserstein distance between two samples of a factor (hue on the circle, cut open at an empty arc)."""
+    if factor == "hue":
+        values, to = unwrap_hues(values, to)
+    return float(wasserstein_distance(values, to))
+
+
+@torch.no_grad()
+def in_batches(fn, images: torch.Tensor) -> torch.Tensor:
+    """Apply ``fn`` to ``images`` in batches and concatenate."""
+    return torch.cat([fn(images[i : i + BATCH]) for i in range(0, len(images), BATCH)])
+
+
+def variant_classifier(cfg: DictConfig, labels: list[str], out: Path) -> tuple[VariantClassifier, float]:
+    """The configured variant classifier (or one trained now on real images) and its held-out accuracy."""
+    c = cfg.classifier
+    data = world_sets(labels, int(c.per_set) + int(c.held_out), int(c.data_seed))
+    train, held = split_held_out(data, int(c.held_out))
+    if cfg.variant_classifier is not None:
+        model = VariantClassifier.from_pretrained(cfg.variant_classifier)
+    else:
+        train_cfg = {**OmegaConf.to_container(c.train, resolve=True), "width": int(c.width)}
+        model = train_variant_classifier(train, train_cfg, out / "variant_classifier").eval()
+    images, truth = held.batch(torch.arange(len(held)))
+    return model, float((model.probabilities(images).argmax(1) == truth).float().mean())
+
+
+def evaluate_pair(model: ProjectionModel, judge: VariantClassifier, shapes: ShapeClassifier, a: str, b: str,
+                  cfg: DictConfig, out: Path) -> dict[str, Any]:
+    """Project n held-out images of A onto B; measure class, content and the biased factors' distributions."""
+    n = int(cfg.num_images)
+    images, factors = load_variant(a).sample(n, seed=int(cfg.seed))
+    src, dst = model.flow.label_index(a), model.flow.label_index(b)
+    project = lambda x, t: model.project(x, torch.full((len(x),), src), torch.full((len(x),), t))  # noqa: E731
+    onto_b = in_batches(lambda x: project(x, dst), images)
+    recon = in_batches(lambda x: project(x, src), images)  # onto A itself: the autoencoder's reconstruction
+    probs = judge.probabilities(onto_b)
+    truth_px = torch.stack([factors.x, factors.y], 1) * images.shape[-1]
+    measured = {name: measure(x) for name, x in [("input", images), ("projected", onto_b), ("reconstruction", recon)]}
+    centroid_px = {k: float((torch.stack([m["x"], m["y"]], 1) * images.shape[-1] - truth_px).norm(dim=1).mean())
+                   for k, m in measured.items()}
+    real_b_images = load_variant(b).sample(n, seed=int(cfg.seed) + 1)[0]
+    real_b = measure(real_b_images)
+    real_b_probs = judge.probabilities(real_b_images)
+    shifts = {}
+    for f in biased_factors(a, b):
+        proj, src_real, dst_real = (m[f].numpy() for m in (measured["projected"], measured["input"], real_b))
+        shifts[f] = {"w1_to_target": w1(f, proj, dst_real), "w1_to_source": w1(f, proj, src_real),
+                     "w1_source_to_target": w1(f, src_real, dst_real)}
+        shifts[f]["closer_to_target"] = shifts[f]["w1_to_target"] < shifts[f]["w1_to_source"]
+    cls = {k: float((in_batches(shapes.predict, x) == factors.class_id).float().mean())
+           for k, x in [("input", images), ("projected", onto_b), ("reconstruction", recon)]}
+    same_position = load_variant(a).position == load_variant(b).position
+    result = {
+        "source": a, "target": b, "num_images": n,
+        "classified_as_target": float((probs.argmax(1) == dst).float().mean()),
+        "classified_as": {lab: float((probs.argmax(1) == i).float().mean()) for i, lab in enumerate(judge.labels)},
+        "mean_target_probability": float(probs[:, dst].mean()),
+        "prefers_target_over_source": float((probs[:, dst] > probs[:, src]).float().mean()),
+        "real_target_classified_as_target": float((real_b_probs.argmax(1) == dst).float().mean()),
+        "shape_class_preserved": cls["projected"],
+        "shape_accuracy_input": cls["input"], "shape_accuracy_reconstruction": cls["reconstruction"],
+        "centroid_error_px": centroid_px["projected"],
+        "centroid_error_px_reconstruction": centroid_px["reconstruction"],
+        "centroid_error_px_input_measurement": centroid_px["input"],
+        "same_position_distribution": same_position,
+        "biased_factors": shifts,
+    }
+    result["bars"] = {
+        "classified_as_target>=0.9": result["classified_as_target"] >= 0.9,
+        "shape_class_preserved>=0.9": result["shape_class_preserved"] >= 0.9,
+        "centroid_error_px<=2": (result["centroid_error_px"] <= 2.0) if same_position else None,
+        "biased_factors_closer_to_target": all(s["closer_to_target"] for s in shifts.values()) if shifts else None,
+    }
+    k = int(cfg.examples)
+    save_grid(projection_grid(model, images[:k], torch.full((k,), src)), [f"input ({a})"] + model.labels,
+              out / f"examples_{a}_to_{b}.png")
+    return result
+
+
+class TargetProbability(nn.Module):
+    """The variant classifier's probability of one data set, shaped like an assessor's scores (N,)."""
+
+    def __init__(self, judge: VariantClassifier, target: str):
+        super().__init__()
+        self.judge, self.index = judge, judge.labels.index(target)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.judge(images).softmax(1)[:, self.index]
+
+
+def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, Any]:
+    """Sweep a trained direction over held-out seeds and α; Spearman ρ of the judge's P(target) against α."""
+    d = cfg.direction
+    run_dir = Path(d.run_dir)
+    run_cfg = OmegaConf.load(run_dir / "config.yaml")
+    generator = build_generator(run_cfg.generator)
+    transformer = load_transformer(run_dir / "transformer")
+    settings = EvalSettings(num_seeds=int(d.num_seeds), alpha_scale=float(d.alpha_scale), num_alphas=int(d.num_alphas))
+    z, y = latents_for_seeds(generator, held_out_seeds(settings.num_seeds))
+    alpha_range = tuple(run_cfg.train.alpha_range)
+    alphas = alpha_grid(alpha_range, settings.alpha_scale, settings.num_alphas)
+    result = sweep(generator, transformer, TargetProbability(judge, str(d.target)), z, y, alphas, settings,
+                   world_tools(generator, "auto"), "direction")
+    p = result.scores  # (seeds, alphas)
+    per_seed = [spearmanr(alphas, row).statistic for row in p if np.ptp(row) > 0]
+    report = {
+        "run_dir": str(run_dir), "target": str(d.target), "assessor": OmegaConf.to_container(run_cfg.assessor),
+        "alpha_range": list(alpha_range), "alphas": alphas.tolist(), "num_seeds": settings.num_seeds,
+        "mean_target_probability": p.mean(0).tolist(),
+        "spearman_pooled": float(spearmanr(np.tile(alphas, len(p)), p.ravel()).statistic),
+        "spearman_of_mean": float(spearmanr(alphas, p.mean(0)).statistic),
+        "spearman_per_seed_median": float(np.median(per_seed)) if per_seed else None,
+        "class_preserved": (float((result.predicted == y.numpy()[:, None]).mean())
+                            if result.predicted is not None else None),
+    }
+    if "hue" in result.factors:
+        report["mean_hue"] = [float(v) for v in result.factors["hue"].mean(0)]
+    report["bars"] = {"spearman_pooled>=0.8": report["spearman_pooled"] >= 0.8}
+    return report
+
+
+@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/eval")
+def main(cfg: DictConfig) -> None:
+    """Evaluate every configured pair and write out_dir/eval_projection.json."""
+    torch.set_num_threads(int(cfg.threads))
+    out = Path(cfg.out_dir)
+    model = ProjectionModel.from_pretrained(cfg.weights)
+    judge, judge_accuracy = variant_classifier(cfg, model.labels, out)
+    shapes = ShapeClassifier.from_pretrained(cfg.shape_classifier)
+    report = {
+        "weights": str(cfg.weights), "labels": model.labels,
+        "variant_classifier_held_out_accuracy": judge_accuracy,
+        "pairs": [evaluate_pair(model, judge, shapes, a, b, cfg, out) for a, b in cfg.pairs],
+    }
+    if cfg.direction.run_dir is not None:
+        report["direction"] = evaluate_direction(judge, cfg)
+    (out / "eval_projection.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
