@@ -152,7 +152,7 @@ def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, A
     alpha_range = tuple(run_cfg.train.alpha_range)
     alphas = alpha_grid(alpha_range, settings.alpha_scale, settings.num_alphas)
     result = sweep(generator, transformer, TargetProbability(judge, str(d.target)), z, y, alphas, settings,
-                   world_tools(generator, "auto"), "direction")
+                   world_tools(generator, "auto"), "direction")  # world tools: shape class of every image
     p = result.scores  # (seeds, alphas)
     per_seed = [spearmanr(alphas, row).statistic for row in p if np.ptp(row) > 0]
     report = {
@@ -165,8 +165,6 @@ def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, A
         "class_preserved": (float((result.predicted == y.numpy()[:, None]).mean())
                             if result.predicted is not None else None),
     }
-    if "hue" in result.factors:
-        report["mean_hue"] = [float(v) for v in result.factors["hue"].mean(0)]
     report["bars"] = {"spearman_pooled>=0.8": report["spearman_pooled"] >= 0.8}
     return report
 
