@@ -4,10 +4,8 @@ A training step calls ``target(x0, α)`` under ``torch.no_grad()`` on the unedit
 then ``loss(x1, target)`` on the edited ones x1 = G(T(z, α), y), which carries the gradient to θ.
 The target may be any object: a score tensor (ScoreObjective), an (image, mask) pair (EditObjective).
 
-Several assessors at once fit the same protocol: a multi-score objective would hold one assessor per
-slider (``alpha_dim`` = number of assessors raised) plus assessors to hold fixed, with
-target = [A_j(x0) + α_j for raised j] + [A_h(x0) for held h] (each clipped to its range) and
-loss = a weighted sum of the per-assessor mean squared errors.
+Several assessors at once fit the same protocol: HoldObjective (hold.py) raises one assessor while holding
+others at their α = 0 scores, loss = a weighted sum of the per-assessor mean squared errors.
 """
 
 from __future__ import annotations
