@@ -8,6 +8,7 @@ Only evaluation settings may change (eval.*, logger, device, threads); the rest 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -89,14 +90,19 @@ def run_eval(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def run_dir_command(command: Callable[[DictConfig], Path], usage: str, argv: list[str] | None) -> None:
+    """Print ``usage`` for no arguments or -h/--help; else run ``command`` on the run's config with the overrides."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage.strip())
+        return
+    command(load_run_config(args))
+
+
 @reports_errors("ganalyze-eval")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-eval."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return
-    run_eval(load_run_config(args))
+    run_dir_command(run_eval, __doc__, argv)
 
 
 if __name__ == "__main__":

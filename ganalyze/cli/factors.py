@@ -9,7 +9,6 @@ and metrics.json / rows.csv with every measurement per seed and α; the table is
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,7 +16,7 @@ from omegaconf import DictConfig
 from ganalyze.build import build_assessor, build_generator, build_logger, plain
 from ganalyze.cli.common import eval_settings, setup_torch
 from ganalyze.cli.errors import reports_errors
-from ganalyze.cli.evaluate import load_run_config
+from ganalyze.cli.evaluate import run_dir_command
 from ganalyze.cli.train import TRANSFORMER_DIR
 from ganalyze.evaluation import evaluate, save_evaluation
 from ganalyze.factor_analysis import COLUMNS, factor_table, factor_tools, plot_factors, save_factor_table
@@ -58,11 +57,7 @@ def run_factor_analysis(cfg: DictConfig) -> Path:
 @reports_errors("ganalyze-factors")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-factors."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return
-    run_factor_analysis(load_run_config(args))
+    run_dir_command(run_factor_analysis, __doc__, argv)
 
 
 if __name__ == "__main__":
