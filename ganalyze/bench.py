@@ -2,19 +2,26 @@
 
 For each world (BigGAN-deep-128 + MemNet, both randomly initialised; the shapes world) and device, one
 fresh worker process builds the models once, then times, interleaved step by step, the reference-style
-step (ganalyze.reference_step, batch 4) and our step (ganalyze.training.train_step) at batch 4 and at
-each candidate batch. It reports samples/s, peak memory, FLOPs (torch.utils.flop_counter) and the
-achieved FLOP/s as a fraction of a large matmul of the same dtype timed in the same process.
+step (ganalyze.reference_step, batch 4) and our step (ganalyze.training.train_step with the default fast
+path, on its own prepared copy of the models) at batch 4 and at each candidate batch. It reports
+samples/s, peak memory, FLOPs (torch.utils.flop_counter) and the achieved FLOP/s as a fraction of a
+large matmul of the same dtype timed in the same process.
+
+Time: wall clock, and on CPU also the process's CPU time, which a machine shared with other jobs
+inflates far less (the speed-ups on CPU are given on both). Utilisation divides FLOPs per CPU-second
+(CPU) or per second (CUDA) by the same quantity for the matmul.
 
 Peak memory: on CPU, the peak resident set (getrusage ru_maxrss, reset before every step through
-/proc/self/clear_refs after malloc_trim) minus the resident set before the step; on CUDA,
-torch.cuda.max_memory_allocated minus memory_allocated before the step. Both count the step's own
-tensors, not the models' weights.
+/proc/self/clear_refs after malloc_trim) minus the resident set before the step, with glibc's mmap
+threshold fixed at 64 KiB in the worker so that freed tensors leave the resident set (with glibc's
+default, fragmentation hides what a step needs); on CUDA, torch.cuda.max_memory_allocated minus
+memory_allocated before the step. Both count the step's own tensors, not the models' weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import ctypes
 import gc
 import json
@@ -26,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable
@@ -37,8 +44,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
+from ganalyze.fast_path import PLAIN, FastPath, compute_dtype, prepare_frozen
 
 REFERENCE_BATCH = 4
+FAST_PATH_NOTE = (f"the default fast path {asdict(FastPath())}: each latent's target is computed once for "
+                  f"{FastPath().alphas_per_latent} step sizes, so a batch of b samples holds b/{FastPath().alphas_per_latent} "
+                  "latents; precision auto is bf16 only where the hardware runs it natively.")
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the module doc, "Peak memory"
 ALPHA_RANGE = (-0.5, 0.5)  # the reference's default training range
 WORLDS: dict[str, dict[str, Any]] = {
     # generator config file (conf/generator), its overrides, assessor name, its options, default candidate batches
@@ -54,14 +66,25 @@ WORLDS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Variant:
-    """One timed configuration: which step ('reference' or 'ours') at which batch size."""
+    """One timed configuration: the reference step, or ours with a fast path and name, at a batch size."""
 
     step: str
     batch: int
+    fast: FastPath = FastPath()
 
-    @property
-    def label(self) -> str:
-        return f"{self.step}@{self.batch}"
+
+def variants_for(batches: list[int], ablation: bool) -> list[Variant]:
+    """The reference at its batch of 4, ours at 4 and each candidate batch; with ``ablation``, ours at 4
+    with the plain step and with each fast-path setting switched off in turn."""
+    ours = [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
+    extra: list[Variant] = []
+    if ablation:
+        default = FastPath()
+        extra = [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
+            Variant(f"ours[{key}={value}]", REFERENCE_BATCH, replace(default, **{key: value}))
+            for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True))
+        ]
+    return [Variant("reference", REFERENCE_BATCH)] + ours + extra
 
 
 @dataclass
@@ -74,7 +97,9 @@ class Result:
     batch: int
     dtype: str
     step_seconds: list[float]
+    step_cpu_seconds: list[float]
     samples_per_s: float
+    samples_per_cpu_s: float
     peak_bytes: int
     peak_bytes_per_sample: float
     flops_per_step: int
@@ -104,9 +129,25 @@ def make_inputs(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torc
     return z, y, alpha
 
 
+def prepared_models(generator: torch.nn.Module, assessor: torch.nn.Module, fast: FastPath,
+                    cache: dict[tuple[bool, bool], tuple[torch.nn.Module, torch.nn.Module]]
+                    ) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The models as our step runs them: the originals for the plain step, else one prepared copy per layout."""
+    if fast == PLAIN:
+        return generator, assessor
+    key = (fast.channels_last, fast.compile)
+    if key not in cache:
+        cache[key] = (prepare_frozen(copy.deepcopy(generator), fast), prepare_frozen(copy.deepcopy(assessor), fast))
+    return cache[key]
+
+
 def make_step(variant: Variant, generator: torch.nn.Module, assessor: torch.nn.Module,
               inputs: tuple[torch.Tensor, torch.Tensor, np.ndarray], device: torch.device) -> Callable[[], None]:
-    """A closure running one step of ``variant`` on the first ``batch`` inputs of the pool."""
+    """A closure running one step of ``variant`` on the first ``batch`` inputs of the pool.
+
+    Our step takes batch / k latents and batch step sizes (k = alphas_per_latent): ``batch`` counts
+    training samples (latent, α) in both steps.
+    """
     z, y, alpha = (v[: variant.batch] for v in inputs)
     if variant.step == "reference":
         from ganalyze.reference_step import ReferenceStep
@@ -117,11 +158,15 @@ def make_step(variant: Variant, generator: torch.nn.Module, assessor: torch.nn.M
     from ganalyze.training import train_step
     from ganalyze.transformers.linear import LinearTransformer
 
+    k = variant.fast.alphas_per_latent
+    if variant.batch % k:
+        raise ConfigError(f"batch {variant.batch} must be a multiple of alphas_per_latent={k}.")
     transformer = LinearTransformer(generator.dim_z).to(device)
     objective = ScoreObjective(assessor)
     optimizer = torch.optim.Adam(transformer.parameters(), lr=1e-3)
-    z, y, alpha_t = z.to(device), y.to(device), torch.from_numpy(alpha).float().to(device)
-    return lambda: train_step(generator, transformer, objective, optimizer, z, y, alpha_t)
+    n = variant.batch // k
+    z, y, alpha_t = z[:n].to(device), y[:n].to(device), torch.from_numpy(alpha).float().to(device)
+    return lambda: train_step(generator, transformer, objective, optimizer, z, y, alpha_t, fast=variant.fast)
 
 
 # ---------------------------------------------------------------- measurements
@@ -174,54 +219,71 @@ def count_flops(step: Callable[[], None]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 3) -> float:
-    """The best FLOP/s of ``repeats`` (size x size) @ (size x size) products: the machine's practical limit."""
+def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 3) -> dict[str, float]:
+    """The best FLOP/s (wall and CPU time) of ``repeats`` square products: the machine's practical limit."""
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
-    best = float("inf")
+    best = {"wall": float("inf"), "cpu": float("inf")}
     for _ in range(repeats + 1):  # the first product warms up
-        start = _now(device)
+        start = _clocks(device)
         torch.mm(a, b)
-        best = min(best, _now(device) - start)
-    return 2 * size**3 / best
+        end = _clocks(device)
+        best = {k: min(best[k], end[k] - start[k]) for k in best}
+    return {k: 2 * size**3 / v for k, v in best.items()}
 
 
-def _now(device: torch.device) -> float:
+def _clocks(device: torch.device) -> dict[str, float]:
+    """Wall-clock and process CPU time now (after the device has finished its queued work)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return time.perf_counter()
+    return {"wall": time.perf_counter(), "cpu": time.process_time()}
 
 
 # ---------------------------------------------------------------- one world on one device (worker process)
 
-def run_world(world: str, device_name: str, batches: list[int], steps: int, matmul_size: int) -> dict[str, Any]:
+def run_world(world: str, device_name: str, batches: list[int], steps: int, matmul_size: int,
+              ablation: bool = False) -> dict[str, Any]:
     """Time every variant of one world on one device, interleaving their steps; return results as JSON-able."""
     device = torch.device(device_name)
     generator, assessor = build_world(world, device)
-    variants = [Variant("reference", REFERENCE_BATCH)] + [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
+    variants = variants_for(batches, ablation)
     inputs = make_inputs(generator, max(v.batch for v in variants))
     memory = PeakMemory(device)
-    runners = {v: make_step(v, generator, assessor, inputs, device) for v in variants}
+    cache: dict[tuple[bool, bool], tuple[torch.nn.Module, torch.nn.Module]] = {}
+    runners = {v: make_step(v, *((generator, assessor) if v.step == "reference" else
+                                 prepared_models(generator, assessor, v.fast, cache)), inputs, device)
+               for v in variants}
     flops = {v: count_flops(run) for v, run in runners.items()}  # doubles as the warm-up step
-    times: dict[Variant, list[float]] = {v: [] for v in variants}
+    wall: dict[Variant, list[float]] = {v: [] for v in variants}
+    cpu: dict[Variant, list[float]] = {v: [] for v in variants}
     peaks: dict[Variant, int] = {v: 0 for v in variants}
-    peak_before = matmul_flops_per_s(device, torch.float32, matmul_size)
+    dtypes = {v: torch.float32 if v.step == "reference" else compute_dtype(v.fast.precision, device) for v in variants}
+    matmul = {dtype: matmul_flops_per_s(device, dtype, matmul_size) for dtype in set(dtypes.values())}
     for _ in range(steps):
         for variant, run in runners.items():
             memory.reset()
-            start = _now(device)
+            start = _clocks(device)
             run()
-            times[variant].append(_now(device) - start)
+            end = _clocks(device)
+            wall[variant].append(end["wall"] - start["wall"])
+            cpu[variant].append(end["cpu"] - start["cpu"])
             peaks[variant] = max(peaks[variant], memory.peak())
-    matmul = {"float32": max(peak_before, matmul_flops_per_s(device, torch.float32, matmul_size))}
+    for dtype in matmul:  # again after the steps: the best of both, in case the machine was busier before
+        again = matmul_flops_per_s(device, dtype, matmul_size)
+        matmul[dtype] = {k: max(matmul[dtype][k], again[k]) for k in again}
+    clock = "cpu" if device.type == "cpu" else "wall"
     results = []
     for v in variants:
-        seconds = statistics.median(times[v])
-        dtype = "float32"
-        results.append(Result(world, device_name, v.step, v.batch, dtype, times[v], v.batch / seconds, peaks[v],
-                              peaks[v] / v.batch, flops[v], flops[v] / seconds, matmul[dtype],
-                              flops[v] / seconds / matmul[dtype]))
-    return {"results": [asdict(r) for r in results], "matmul_flops_per_s": matmul, "memory_method": memory.method}
+        seconds, cpu_seconds = statistics.median(wall[v]), statistics.median(cpu[v])
+        peak = matmul[dtypes[v]][clock]
+        achieved = flops[v] / (cpu_seconds if clock == "cpu" else seconds)
+        results.append(Result(world, device_name, v.step, v.batch, str(dtypes[v]).removeprefix("torch."),
+                              wall[v], cpu[v], v.batch / seconds, v.batch / cpu_seconds, peaks[v], peaks[v] / v.batch,
+                              flops[v], achieved, peak, achieved / peak))
+    return {"results": [asdict(r) | {"fast": asdict(v.fast) if v.step != "reference" else None}
+                        for r, v in zip(results, variants)],
+            "matmul_flops_per_s": {str(d).removeprefix("torch."): m for d, m in matmul.items()},
+            "memory_method": memory.method, "utilisation_clock": clock}
 
 
 def machine_description(device_name: str) -> str:
@@ -237,21 +299,23 @@ def machine_description(device_name: str) -> str:
 # ---------------------------------------------------------------- summary
 
 def add_ratios(results: list[dict[str, Any]]) -> None:
-    """Add, to every row, its samples/s and memory per sample relative to the reference row of its world and device."""
+    """Add to every row its speed (wall and CPU time) and memory per sample relative to its world's reference row."""
     for row in results:
         ref = next(r for r in results if r["world"] == row["world"] and r["device"] == row["device"]
                    and r["step"] == "reference")
         row["speedup_vs_reference"] = row["samples_per_s"] / ref["samples_per_s"]
+        row["cpu_speedup_vs_reference"] = row["samples_per_cpu_s"] / ref["samples_per_cpu_s"]
         row["memory_per_sample_vs_reference"] = (row["peak_bytes_per_sample"] / ref["peak_bytes_per_sample"]
                                                  if ref["peak_bytes_per_sample"] > 0 else None)
 
 
 def best_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our fastest batch in each world and device."""
+    """Our fastest batch (default fast path, by CPU time on CPU) in each world and device."""
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for row in results:
         key = (row["world"], row["device"])
-        if row["step"] != "reference" and (key not in best or row["samples_per_s"] > best[key]["samples_per_s"]):
+        speed = "samples_per_cpu_s" if row["device"] == "cpu" else "samples_per_s"
+        if row["step"] == "ours" and (key not in best or row[speed] > best[key][speed]):
             best[key] = row
     return list(best.values())
 
@@ -261,24 +325,26 @@ def markdown_table(report: dict[str, Any]) -> str:
     best = {id(r) for r in best_rows(report["results"])}
     lines = [
         f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
-        f"{report['steps']} timed steps per row (median).",
+        f"{report['steps']} timed steps per row (median); load average {report['load_average_start'][0]:.1f} "
+        f"at the start, {report['load_average_end'][0]:.1f} at the end.",
         "",
-        "| world | device | step | batch | dtype | samples/s | × ref | peak MiB | MiB/sample | × ref | "
-        "GFLOP/sample | GFLOP/s | % of matmul peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| world | device | step | batch | dtype | samples/s | × ref | samples/CPU-s | × ref | peak MiB | MiB/sample "
+        "| × ref | GFLOP/sample | % of matmul peak |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
         mem_ratio = r["memory_per_sample_vs_reference"]
         lines.append(
             f"| {r['world']} | {r['device']} | {r['step']}{' *' if id(r) in best else ''} | {r['batch']} | {r['dtype']} "
-            f"| {r['samples_per_s']:.3g} | {r['speedup_vs_reference']:.2f} | {r['peak_bytes'] / 2**20:.0f} "
+            f"| {r['samples_per_s']:.3g} | {r['speedup_vs_reference']:.2f} | {r['samples_per_cpu_s']:.3g} "
+            f"| {r['cpu_speedup_vs_reference']:.2f} | {r['peak_bytes'] / 2**20:.0f} "
             f"| {r['peak_bytes_per_sample'] / 2**20:.1f} | {'-' if mem_ratio is None else f'{mem_ratio:.2f}'} "
-            f"| {r['flops_per_step'] / r['batch'] / 1e9:.3g} | {r['flops_per_s'] / 1e9:.3g} | {100 * r['utilisation']:.1f} |"
+            f"| {r['flops_per_step'] / r['batch'] / 1e9:.3g} | {100 * r['utilisation']:.1f} |"
         )
-    lines.append("")
-    lines.append(f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. "
-                 "Matmul peak: best of 3 square products, float32: "
-                 + ", ".join(f"{d} {v / 1e9:.1f} GFLOP/s" for d, v in report["matmul_flops_per_s"].items()) + ".")
+    peaks = ", ".join(f"{name} {v['cpu' if name.startswith('cpu') else 'wall'] / 1e9:.1f} GFLOP/s"
+                      for name, v in report["matmul_flops_per_s"].items())
+    lines += ["", f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. Matmul peak (best square "
+                  f"product; per CPU-second on CPU): {peaks}. Our step: {report['fast_path_note']}"]
     return "\n".join(lines)
 
 
@@ -293,6 +359,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (default 1: two threads on a busy 2-core machine measured 8x slower)")
     parser.add_argument("--matmul-size", type=int, default=None, help="side of the peak matmul (default 2048 CPU, 8192 GPU)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also time ours at batch 4 as the plain step and with each fast-path setting switched off")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -325,14 +393,14 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive.")
     return [{"world": w, "device": d,
              "batches": _int_list(args.batches, "--batches") if args.batches else WORLDS[w]["batches"],
-             "steps": args.steps,
+             "steps": args.steps, "ablation": args.ablation,
              "matmul_size": args.matmul_size or (8192 if d.startswith("cuda") else 2048)}
             for w in worlds for d in devices]
 
 
 def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
     """Run one world on one device in a fresh Python process (clean memory baseline, fixed thread count)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **MALLOC_ENV}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "ganalyze.bench", "--threads", str(threads), "--worker",
@@ -346,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if args.worker is not None:
         job = json.loads(args.worker)
-        measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"])
+        measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"],
+                             job["ablation"])
         Path(job["out"]).write_text(json.dumps(measured))
         return 0
     try:
@@ -357,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"machine": "; ".join(sorted({machine_description(j["device"]) for j in jobs})),
                               "torch": torch.__version__, "threads": args.threads, "steps": args.steps,
                               "load_average_start": os.getloadavg(), "results": [], "matmul_flops_per_s": {},
-                              "memory_methods": []}
+                              "memory_methods": [], "fast_path_note": FAST_PATH_NOTE}
     for job in jobs:
         print(f"ganalyze-bench: {job['world']} on {job['device']}, batches {job['batches']} ...", file=sys.stderr)
         measured = run_job_in_subprocess(job, args.threads)

@@ -1,9 +1,10 @@
 """Data-parallel training with torch.distributed (DDP), launched by torchrun.
 
-Every process draws the same global batch from (seed, step), keeps its own contiguous share of it, and
-DistributedDataParallel averages the transformer's gradients across processes. With equal shares, the
-average of per-process mean losses is the mean loss of the global batch, so N processes with global
-batch B follow the trajectory of one process with batch B. gloo on CPU, nccl on GPUs.
+Every process draws the same global batch from (seed, step), keeps its own share of it (its latents,
+each with all its step sizes), and DistributedDataParallel averages the transformer's gradients across
+processes. With equal shares, the average of per-process mean losses is the mean loss of the global
+batch, so N processes with global batch B follow the trajectory of one process with batch B (up to the
+order of float sums). gloo on CPU, nccl on GPUs. Only rank 0 writes checkpoints, logs and evaluations.
 
     torchrun --standalone --nproc_per_node=2 -m ganalyze.cli.train train.batch_size=64
 """
@@ -33,16 +34,36 @@ class DataParallel:
         """Whether this process writes checkpoints, logs and progress (rank 0)."""
         return self.rank == 0
 
-    def shard(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """This process's contiguous share of each global-batch tensor (split along the first dimension)."""
-        n = len(tensors[0])
+    def shard_batch(self, z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This process's share of a step's n latents and their k·n step sizes (k blocks of n, see train_step):
+        a contiguous slice of the latents and the same slice of every block of α."""
+        n = len(z)
         if n % self.world_size:
             raise ConfigError(
-                f"train.batch_size={n} is the global batch and must divide evenly among the {self.world_size} "
-                f"processes (e.g. train.batch_size={self.world_size * max(1, n // self.world_size)})."
+                f"a step's {n} latents (train.batch_size / train.fast.alphas_per_latent) must divide evenly among "
+                f"the {self.world_size} processes; make train.batch_size a multiple of alphas_per_latent x "
+                f"{self.world_size}."
             )
-        share = n // self.world_size
-        return tuple(t[self.rank * share:(self.rank + 1) * share] for t in tensors)
+        rows = slice(self.rank * (n // self.world_size), (self.rank + 1) * (n // self.world_size))
+        blocks = alpha.reshape(len(alpha) // n, n, *alpha.shape[1:])
+        return z[rows], y[rows], blocks[:, rows].reshape(-1, *alpha.shape[1:])
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean of ``values`` over the processes (``values`` itself for one process)."""
+        if self.world_size == 1:
+            return values
+        total = values.clone()
+        dist.all_reduce(total)
+        return total / self.world_size
+
+    def agree(self, value: str) -> str:
+        """Rank 0's ``value`` on every process (e.g. a run folder named after the clock)."""
+        if self.world_size == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
     def wrap(self, module: nn.Module) -> nn.Module:
         """``module`` under DistributedDataParallel (gradients averaged over processes), or itself alone."""

@@ -1,8 +1,9 @@
 """The fast path of the training step (``train.fast`` in the config): what each setting does and why.
 
-- Shared targets: each latent's target A(G(z)) + α is computed once and paired with k step sizes
-  (``alphas_per_latent``), so the target pass costs 1/k of a pass per training sample. Gradients stay
-  unbiased; a step sees batch_size / k distinct latents.
+- Shared targets: each latent's unedited image G(z) and its scores A(G(z)) are computed once and paired
+  with k step sizes (``alphas_per_latent``), so the target pass costs 1/k of a pass per training sample.
+  Gradients stay unbiased; a step sees batch_size / k distinct latents (k is lowered to the largest
+  divisor of the batch size not above it, see ``alphas_for_batch``).
 
 - Precision: bf16 autocast where the hardware runs bf16 natively (CUDA with bf16; CPUs whose oneDNN has
   bf16 kernels, i.e. AVX512-BF16 or AMX). Elsewhere bf16 is emulated and far slower than fp32 (measured
@@ -26,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_map
 from torch.nn.utils.spectral_norm import SpectralNorm, remove_spectral_norm
 
 from ganalyze.errors import ConfigError
@@ -52,6 +54,20 @@ class FastPath:
         k = self.alphas_per_latent
         if int(k) != k or k < 1:
             raise ConfigError(f"train.fast.alphas_per_latent={k} must be a whole number >= 1 (1: one α per latent).")
+
+    @classmethod
+    def from_config(cls, node: dict[str, Any]) -> "FastPath":
+        """The settings of a ``train.fast`` config node; unknown keys fail with the known ones named."""
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(node) - known)
+        if unknown:
+            raise ConfigError(f"train.fast has no setting {', '.join(unknown)}; its settings are {', '.join(sorted(known))}.")
+        return cls(**node)
+
+
+def alphas_for_batch(alphas_per_latent: int, batch_size: int) -> int:
+    """Step sizes per latent in a batch: the largest divisor of ``batch_size`` not above ``alphas_per_latent``."""
+    return max(d for d in range(1, min(alphas_per_latent, batch_size) + 1) if batch_size % d == 0)
 
 
 PLAIN = FastPath(precision="fp32", alphas_per_latent=1, channels_last=False)  # the straightforward step
@@ -123,6 +139,38 @@ def compact_activations(enabled: bool = True) -> Iterator[None]:
     with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
         yield
     recent.clear()
+
+
+@contextlib.contextmanager
+def repeated_batch(networks: nn.Module, images: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
+    """Yield ``images`` repeated k times along the batch; inside the block, a submodule of ``networks`` called
+    on exactly that tensor runs on ``images`` once and repeats its output k times.
+
+    Frozen eval-mode networks score each image on its own, so this equals running them on the repeated
+    batch: an objective's target for k step sizes per image then costs one pass of its assessors.
+    """
+    repeated = images.repeat(k, *[1] * (images.dim() - 1))
+    collapsed: set[int] = set()
+
+    def before(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if not args or args[0] is not repeated:
+            return None
+        collapsed.add(id(module))
+        return (images, *args[1:])
+
+    def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        if id(module) not in collapsed:
+            return None
+        collapsed.discard(id(module))
+        return tree_map(lambda t: t.repeat(k, *[1] * (t.dim() - 1)) if isinstance(t, torch.Tensor) else t, output)
+
+    handles = [hook for m in networks.modules()
+               for hook in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
+    try:
+        yield repeated
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def freeze_spectral_norms(module: nn.Module) -> int:

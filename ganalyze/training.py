@@ -3,6 +3,10 @@
 One step: x0 = G(z, y) and target(x0, α) under no_grad; x1 = G(T(z, α, y), y); Adam on T's parameters
 only (G and the objective's networks frozen, in eval mode). Batches depend only on (seed, step), and
 atomic checkpoints carry T, Adam and the losses, so a killed run resumes to the very same θ.
+
+The fast path (``TrainSettings.fast``, see ganalyze.fast_path) is on by default: each latent's target is
+computed once for several α, the frozen networks are prepared once, and bf16 is used where it is native.
+Under torchrun, every process trains on its share of the global batch (ganalyze.distributed).
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ganalyze.checkpoint import check_resumable, load_checkpoint, save_checkpoint, stamp_config
+from ganalyze.distributed import DataParallel
 from ganalyze.errors import ConfigError, GanalyzeError
+from ganalyze.fast_path import PLAIN, FastPath, alphas_for_batch, autocast, compact_activations, compute_dtype
+from ganalyze.fast_path import prepare_frozen, repeated_batch
 from ganalyze.generators.base import Generator
 from ganalyze.logger import NullLogger
 from ganalyze.sampling import training_batch
@@ -48,6 +55,7 @@ class TrainSettings:
     checkpoint_every: int = 100
     seed: int = 0
     l2_penalty: float = 0.0
+    fast: FastPath = FastPath()
 
     def __post_init__(self) -> None:
         if len(self.alpha_range) != 2:
@@ -71,6 +79,11 @@ class TrainSettings:
         if not self.l2_penalty >= 0:
             raise ConfigError(f"train.l2_penalty={self.l2_penalty} must be >= 0 (0 switches it off).")
 
+    @property
+    def latents_per_step(self) -> int:
+        """Distinct latents in a batch: batch_size / α per latent (see fast_path.alphas_for_batch)."""
+        return self.batch_size // alphas_for_batch(self.fast.alphas_per_latent, self.batch_size)
+
 
 @dataclass
 class TrainState:
@@ -87,16 +100,27 @@ def freeze(*modules: nn.Module) -> None:
 
 
 def train_step(generator: Generator, transformer: Transformer, objective: Any, optimizer: torch.optim.Optimizer,
-               z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, l2_penalty: float = 0.0) -> torch.Tensor:
-    """One optimisation step on a batch; returns the (detached) objective loss.
+               z: torch.Tensor, y: torch.Tensor, alpha: torch.Tensor, l2_penalty: float = 0.0,
+               fast: FastPath = PLAIN) -> torch.Tensor:
+    """One optimisation step on n latents and k·n step sizes; returns the (detached) objective loss.
 
+    Sample i pairs latent i mod n with α_i, so G(z) and the objective's networks run once per latent in
+    the no-grad target pass. ``fast`` sets the precision and compact activations (its other settings
+    act outside the step: how many latents are drawn, how the frozen networks were prepared).
     ``l2_penalty`` × ‖T's parameters‖² joins the loss: each coordinate of θ then settles in proportion to
     its gradient, so θ spends no norm on latent dimensions the generator barely uses (Adam's normalised
     steps would otherwise grow them as fast as the useful ones).
     """
-    with torch.no_grad():
-        target = objective.target(generator(z, y), alpha)
-    loss = objective.loss(generator(transformer(z, alpha, y), y), target)
+    k = len(alpha) // len(z)
+    if k * len(z) != len(alpha):
+        raise ValueError(f"{len(alpha)} step sizes cannot be shared evenly by {len(z)} latents")
+    dtype = compute_dtype(fast.precision, z.device)
+    with torch.no_grad(), autocast(dtype, z.device):
+        with repeated_batch(objective, generator(z, y).float(), k) as x0:
+            target = objective.target(x0, alpha)
+    z, y = z.repeat(k, 1), y.repeat(k)
+    with autocast(dtype, z.device), compact_activations(fast.compact_activations):
+        loss = objective.loss(generator(transformer(z, alpha, y), y).float(), target)
     total = loss + l2_penalty * sum(p.pow(2).sum() for p in transformer.parameters()) if l2_penalty else loss
     optimizer.zero_grad(set_to_none=True)
     total.backward()
@@ -127,16 +151,22 @@ def resume_state(run_dir: str | Path, config: dict[str, Any], resume: bool) -> d
 
 def train(generator: Generator, transformer: Transformer, objective: Any, settings: TrainSettings,
           run_dir: str | Path, config: dict[str, Any], logger: Any = None,
-          checkpoint: dict[str, Any] | None = None, device: str | torch.device = "cpu") -> TrainState:
+          checkpoint: dict[str, Any] | None = None, device: str | torch.device = "cpu",
+          parallel: DataParallel = DataParallel()) -> TrainState:
     """Train ``transformer`` for ``settings.steps`` steps (continuing ``checkpoint`` if given).
 
     ``config`` is what the run's θ depends on; it is stamped into every checkpoint (see resume_state).
-    Writes checkpoint.pt every ``checkpoint_every`` steps and at the end, and train_loss.csv.
+    Writes checkpoint.pt every ``checkpoint_every`` steps and at the end, and train_loss.csv (the main
+    process only, with the loss of the global batch). G and the objective are frozen and prepared for the
+    fast path in place (their outputs do not change).
     """
     logger = logger or NullLogger()
     run_dir = Path(run_dir)
     freeze(generator, objective)
+    for network in (generator, objective):
+        prepare_frozen(network, settings.fast)
     transformer.train().requires_grad_(True)
+    model = parallel.wrap(transformer)
     optimizer = torch.optim.Adam(transformer.parameters(), lr=settings.lr)
     state = TrainState()
     if checkpoint is not None:
@@ -150,24 +180,29 @@ def train(generator: Generator, transformer: Transformer, objective: Any, settin
                         run_dir / CHECKPOINT_FILE)
 
     alpha_dim = int(getattr(objective, "alpha_dim", 1))
-    bar = tqdm(total=settings.steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(total=settings.steps, initial=state.step, desc="train", unit="step", dynamic_ncols=True,
+               mininterval=0.5, disable=not parallel.is_main)
     while state.step < settings.steps:
         z, y, alpha = training_batch(generator, settings.seed, state.step, settings.batch_size, alpha_dim,
                                      settings.alpha_range, settings.classes)
-        loss = float(train_step(generator, transformer, objective, optimizer, z.to(device), y.to(device),
-                                alpha.to(device), settings.l2_penalty))
+        n = settings.latents_per_step  # the batch's first n latents, each with batch_size / n step sizes
+        share = parallel.shard_batch(z[:n].to(device), y[:n].to(device), alpha.to(device))
+        step_loss = train_step(generator, model, objective, optimizer, *share, settings.l2_penalty, settings.fast)
+        loss = float(parallel.mean(step_loss))
         if not math.isfinite(loss):
             raise GanalyzeError(f"training diverged at step {state.step} (loss {loss}); lower train.lr (now {settings.lr}).")
         state.losses.append(loss)
-        logger.log_metrics({"train/loss": loss}, step=state.step)
         state.step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{sum(state.losses[-RUNNING_WINDOW:]) / len(state.losses[-RUNNING_WINDOW:]):.4g}")
-        if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
-            save()
+        if parallel.is_main:
+            logger.log_metrics({"train/loss": loss}, step=state.step - 1)
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(state.losses[-RUNNING_WINDOW:]) / len(state.losses[-RUNNING_WINDOW:]):.4g}")
+            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
+                save()
     bar.close()
     transformer.eval().requires_grad_(False)
-    write_losses(state.losses, run_dir / LOSS_FILE)
+    if parallel.is_main:
+        write_losses(state.losses, run_dir / LOSS_FILE)
     return state
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,6 +23,10 @@ from ganalyze.build import (build_assessor, build_generator, build_logger, build
                             plain, relevant_config)
 from ganalyze.cli.common import check_group_choices, class_ids, eval_settings, run_evaluation, setup_torch
 from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import ConfigError
+from ganalyze.distributed import from_environment, shutdown
+from ganalyze.fast_path import FastPath
+from ganalyze.logger import NullLogger
 from ganalyze.training import TrainSettings, resume_state, train
 from ganalyze.visuals import plot_loss
 
@@ -32,15 +38,46 @@ def job_folder(cfg: DictConfig) -> Path:
     return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.run_dir)
 
 
+def is_number(value: Any) -> bool:
+    """True for an int or float (not a bool): what a numeric setting must be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_numbers(cfg: DictConfig, defaults: Any = None, prefix: str = "") -> None:
+    """Fail with one paragraph when a setting whose packaged default is a number, a list of numbers or a bool is not one.
+
+    Catches values such as seed=abc, train.alpha_range=[a,b] or resume=yes before code that would raise a traceback
+    (or read any text as true).
+    """
+    if defaults is None:
+        defaults = OmegaConf.to_container(OmegaConf.load(str(files("ganalyze.conf").joinpath("config.yaml"))))
+    for key, default in defaults.items():
+        if key in ("defaults", "hydra") or key not in cfg:
+            continue
+        name, value = f"{prefix}{key}", cfg[key]
+        if isinstance(default, dict) and isinstance(value, DictConfig):
+            check_numbers(value, default, f"{name}.")
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{name}={value!r} must be true or false (the default is {name}={str(default).lower()}).")
+        elif is_number(default) and not is_number(value):
+            raise ConfigError(f"{name}={value!r} must be a number (the default is {name}={default}).")
+        elif isinstance(default, list) and all(map(is_number, default)) and not (
+                OmegaConf.is_list(value) and all(map(is_number, value))):
+            raise ConfigError(f"{name}={plain(value)!r} must be a list of numbers (the default is {name}={default}).")
+
+
 def run_training(cfg: DictConfig) -> Path:
     """The whole job: check settings, build the roles, train (or resume), save θ, evaluate; return the run folder."""
+    check_numbers(cfg)
     device = setup_torch(cfg)
-    run_dir = job_folder(cfg)
+    parallel = from_environment(device)  # one process alone, or this process's rank under torchrun
+    run_dir = Path(parallel.agree(str(job_folder(cfg))))
     cfg.run_dir = str(run_dir)
     train_node = plain(cfg.train)
     settings = TrainSettings(steps=train_node["steps"], batch_size=train_node["batch_size"], lr=train_node["lr"],
                              alpha_range=tuple(train_node["alpha_range"]), checkpoint_every=train_node["checkpoint_every"],
-                             seed=cfg.seed, l2_penalty=train_node["l2_penalty"])
+                             seed=cfg.seed, l2_penalty=train_node["l2_penalty"],
+                             fast=FastPath.from_config(train_node["fast"]))
     eval_settings(cfg.eval)  # fail on bad eval values before any work
     config = relevant_config(cfg)
     checkpoint = resume_state(run_dir, config, bool(cfg.resume))
@@ -55,18 +92,22 @@ def run_training(cfg: DictConfig) -> Path:
     torch.manual_seed(cfg.seed)  # θ's initial value depends on the seed only
     transformer = build_transformer(cfg.transformer, generator, int(getattr(objective, "alpha_dim", 1))).to(device)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    logger = build_logger(cfg.logger, run_dir, name=f"{cfg.run_name}/{run_dir.name}", config=plain(cfg))
+    if parallel.is_main:  # under torchrun, rank 0 alone writes files and logs
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    logger = (build_logger(cfg.logger, run_dir, name=f"{cfg.run_name}/{run_dir.name}", config=plain(cfg))
+              if parallel.is_main else NullLogger())
     try:
-        state = train(generator, transformer, objective, settings, run_dir, config, logger, checkpoint, device)
-        transformer.save_pretrained(run_dir / TRANSFORMER_DIR)
-        if state.losses:
-            logger.log_images({"train/loss_curve": plot_loss(state.losses, run_dir / "train_loss.png")})
-        if cfg.eval.enabled:
-            run_evaluation(cfg, generator, transformer, assessor, run_dir, logger)
+        state = train(generator, transformer, objective, settings, run_dir, config, logger, checkpoint, device, parallel)
+        if parallel.is_main:
+            transformer.save_pretrained(run_dir / TRANSFORMER_DIR)
+            if state.losses:
+                logger.log_images({"train/loss_curve": plot_loss(state.losses, run_dir / "train_loss.png")})
+            if cfg.eval.enabled:
+                run_evaluation(cfg, generator, transformer, assessor, run_dir, logger)
     finally:
         logger.finish()
+        shutdown()
     print(f"Run folder: {run_dir.resolve()}")
     return run_dir
 
