@@ -4,7 +4,8 @@ nearly still (|ρ| ≤ 0.3); for the others ρ ≥ 0.8. Resumable (finished fact
 <out_dir>/factor_directions.json and .csv.
 
     OMP_NUM_THREADS=1 python scripts/factor_directions.py out_dir=runs/factor_directions [factors=brightness,redness] \
-        [any ganalyze-train override, e.g. train.steps=500]
+        [any ganalyze-train override, e.g. train.steps=500] [<factor>:<override>, for that factor's run only,
+        e.g. brightness:objective=hold]
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main(args: list[str]) -> int:
     """Train and analyse every factor not done yet; print and save the summary; 0 when all targets are met."""
     options = dict(a.split("=", 1) for a in args if a.startswith(("out_dir=", "factors=")))
     overrides = [a for a in args if not a.startswith(("out_dir=", "factors="))]
+    per_factor = {factor: [a.split(":", 1)[1] for a in overrides if a.startswith(f"{factor}:")] for factor in FACTORS}
+    shared = [a for a in overrides if a.split(":", 1)[0] not in FACTORS]
     out_dir = Path(options.get("out_dir", "runs/factor_directions"))
     factors = options["factors"].split(",") if "factors" in options else list(FACTORS)
     bin_dir = Path(sys.executable).parent
@@ -53,7 +56,7 @@ def main(args: list[str]) -> int:
         timing = {}
         if not table_path.is_file():
             timing["train_s"] = run([str(bin_dir / "ganalyze-train"), f"assessor={factor}", "logger=none",
-                                     "eval.enabled=false", f"run_dir={run_dir}", *overrides])
+                                     "eval.enabled=false", f"run_dir={run_dir}", *shared, *per_factor[factor]])
             timing["factors_s"] = run([str(bin_dir / "ganalyze-factors"), f"run_dir={run_dir}", "logger=none",
                                        "eval.random_directions=1"])
         rows.append({**check(factor, json.loads(table_path.read_text())["factors"]), **timing})
