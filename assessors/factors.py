@@ -3,7 +3,11 @@
 Each is a function ``images in [0, 1] (N, 3, H, W) -> (N,)`` (the measurement, in ``FACTORS``) and a
 registered assessor of the same name (``FactorAssessor(name)``) with score range (0, 1):
 
-- ``brightness``: mean luma (Rec. 601 weights on the sRGB values).
+- ``brightness``: mean luma (Rec. 601 weights on the sRGB values) of the whole image, not of the object.
+  On an object of area fraction s over a background, it is (1 - s) L_bg + s L_obj, so area enters by
+  construction wherever L_obj != L_bg (on the shapes world the object is the darker in 57% of images; the
+  score follows the background grey, Spearman ρ 0.99 with the world's bg_brightness). Hold an area measure
+  (``objective=hold``) to brighten without resizing.
 - ``colourfulness``: Hasler & Süsstrunk (2003), sqrt(σ_rg² + σ_yb²) + 0.3 sqrt(μ_rg² + μ_yb²) with
   rg = R - G, yb = (R + G) / 2 - B, divided by its largest possible value on [0, 1] images,
   sqrt(1.25 x 1.09); their 0-255 scale is this score x 297.7 (e.g. "highly colourful", 82, is 0.28).
