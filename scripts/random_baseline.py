@@ -35,6 +35,7 @@ from ganalyze.world.measure import measure
 
 NORM_SCALES = (1.0, 0.5, 0.25)  # random directions of θ's norm times these
 GRADIENT_STEP = 0.05  # central-difference step per latent coordinate
+LINEAR_SCALES = (1.0, 0.75, 0.6, 0.5, 0.45, 0.4, 0.35, 0.25)  # scales of the mean size gradient in the linear model
 
 
 @torch.no_grad()
@@ -75,6 +76,26 @@ def consistency(gradients: np.ndarray) -> float:
     return float((gradients.mean(0) ** 2).sum() / (gradients ** 2).sum(1).mean())
 
 
+def linear_tradeoff(gradients: np.ndarray, units: np.ndarray, alphas: np.ndarray) -> list[dict[str, float]]:
+    """The linear model Δsize_i = α g_i·u with the seed-consistent part ḡ scaled by λ (spread kept as measured):
+    per λ, ρ of the best linear direction u* = Σ⁻¹ḡ and the mean |ρ| of the random unit directions ``units``.
+
+    Tells whether any generator with this gradient geometry could meet both bars (trained ρ ≥ 0.9, random ≤ 0.2).
+    """
+    mean = gradients.mean(0)
+    spread = gradients - mean
+    cov = spread.T @ spread / len(gradients) + 1e-6 * np.eye(len(mean)) * np.trace(spread.T @ spread) / len(gradients)
+    rows = []
+    for scale in LINEAR_SCALES:
+        scaled = spread + scale * mean
+        best = np.linalg.solve(cov, mean)
+        rows.append({"mean_gradient_scale": scale, "consistency": consistency(scaled),
+                     "best_direction_rho": rho(alphas, alphas[None, :] * (scaled @ best)[:, None]),
+                     "random_mean_abs_rho": float(np.mean([abs(rho(alphas, alphas[None, :] * (scaled @ u)[:, None]))
+                                                           for u in units]))})
+    return rows
+
+
 def run(run_dir: Path, draws: int) -> dict:
     """Measure everything for the run's θ and ``draws`` random directions; return the report."""
     cfg = OmegaConf.load(run_dir / "config.yaml")
@@ -90,7 +111,7 @@ def run(run_dir: Path, draws: int) -> dict:
     trained_sizes, trained_rms = size_sweep(generator, z, y, theta[0], alphas)
     classes = y.numpy()
 
-    rows = []
+    rows, units = [], []
     for k in tqdm(range(draws), desc="random directions"):
         unit = random_rows_like(theta, torch.Generator().manual_seed(stream_seed(cfg.seed, "random_direction", k)))[0]
         row = {"draw": k, "cos_mean_gradient": float(unit @ torch.from_numpy(mean_gradient).float()
@@ -106,6 +127,7 @@ def run(run_dir: Path, draws: int) -> dict:
                 linear = alphas[None, :] * (gradients @ unit.numpy())[:, None]
                 row["rho_linear_model"] = rho(alphas, linear)
         rows.append(row)
+        units.append((unit / unit.norm()).numpy())
 
     def mean_abs(key: str) -> float:
         return float(np.mean([abs(r[key]) for r in rows]))
@@ -129,7 +151,8 @@ def run(run_dir: Path, draws: int) -> dict:
                                                        [abs(r["cos_mean_gradient"]) for r in rows]).statistic),
         "mean_rms_ratio_to_theta": float(np.mean([r["rms_ratio_to_theta"] for r in rows])),
     }
-    return {"summary": summary, "draws": rows}
+    summary["mean_abs_cos_mean_gradient"] = mean_abs("cos_mean_gradient")
+    return {"summary": summary, "linear_tradeoff": linear_tradeoff(gradients, np.stack(units), alphas), "draws": rows}
 
 
 def plot(report: dict, path: Path) -> None:
@@ -158,6 +181,8 @@ def main(args: list[str]) -> None:
     plot(report, out / "rho_vs_cos.png")
     for key, value in report["summary"].items():
         print(f"{key:<36} {np.round(value, 3).tolist() if isinstance(value, list) else round(value, 4)}")
+    for row in report["linear_tradeoff"]:
+        print("linear model: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
     print(f"written to {out}")
 
 
