@@ -107,6 +107,8 @@ def corrupted_weights(tmp_path: Path) -> Path:
     (["seed=abc"], "seed='abc' must be a number (the default is seed=0)"),
     (["eval.num_seeds=many"], "eval.num_seeds='many' must be a number"),
     (["resume=yes"], "resume='yes' must be true or false"),
+    (["train.stpes=5"], "unknown setting 'train.stpes': train has steps, batch_size, lr"),
+    (["sed=1"], "unknown setting 'sed': the top level has seed, device"),
     (["generator=biggan_deep_128"], "generator.weights is not set. Set generator.weights to a local folder holding config.json and pytorch_model.bin"),
     (["generator.pretrained=true", "generator.weights=MISSING"], "generator.weights=MISSING is not a folder"),
     (["generator.pretrained=true", "generator.weights=CORRUPT"], "is corrupted or not a safe state dict"),

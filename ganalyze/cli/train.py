@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from assessors.plugins import register_plugin_configs
 from ganalyze.build import (build_assessor, build_generator, build_logger, build_objective, build_transformer,
                             plain, relevant_config)
-from ganalyze.cli.common import check_group_choices, class_ids, eval_settings, run_evaluation, setup_torch
+from ganalyze.cli.common import ROLE_GROUPS, check_group_choices, class_ids, eval_settings, run_evaluation, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
 from ganalyze.distributed import from_environment, shutdown
@@ -43,16 +43,40 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def packaged_settings() -> dict[str, Any]:
+    """The settings of the packaged conf/config.yaml (without its defaults list and hydra section)."""
+    settings = OmegaConf.to_container(OmegaConf.load(str(files("ganalyze.conf").joinpath("config.yaml"))))
+    return {k: v for k, v in settings.items() if k not in ("defaults", "hydra")}
+
+
+def check_known_keys(args: list[str]) -> None:
+    """Fail with one paragraph on a ``key=value`` override of a setting that does not exist (e.g. train.stpes=5).
+
+    Role groups (generator.*, assessor.*, ...) are left to Hydra: their keys depend on the chosen option.
+    """
+    for arg in args:
+        key, sep, _ = arg.partition("=")
+        path = key.split(".")
+        if not sep or arg.startswith(("+", "~", "-")) or path[0] in ROLE_GROUPS + ("hydra",):
+            continue
+        node: Any = packaged_settings()
+        for depth, part in enumerate(path):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(path[:depth])
+                known = ", ".join(node) if isinstance(node, dict) else "none (it is not a section)"
+                raise ConfigError(f"unknown setting {key!r}: {where or 'the top level'} has {known}. "
+                                  f"To add a new key on purpose, write +{arg}.")
+            node = node[part]
+
+
 def check_numbers(cfg: DictConfig, defaults: Any = None, prefix: str = "") -> None:
     """Fail with one paragraph when a setting whose packaged default is a number, a list of numbers or a bool is not one.
 
     Catches values such as seed=abc, train.alpha_range=[a,b] or resume=yes before code that would raise a traceback
     (or read any text as true).
     """
-    if defaults is None:
-        defaults = OmegaConf.to_container(OmegaConf.load(str(files("ganalyze.conf").joinpath("config.yaml"))))
-    for key, default in defaults.items():
-        if key in ("defaults", "hydra") or key not in cfg:
+    for key, default in (packaged_settings() if defaults is None else defaults).items():
+        if key not in cfg:
             continue
         name, value = f"{prefix}{key}", cfg[key]
         if isinstance(default, dict) and isinstance(value, DictConfig):
@@ -124,6 +148,7 @@ def main() -> None:
     """Entry point of ganalyze-train (every config value can be overridden as key=value)."""
     register_plugin_configs()  # assessors of installed plugin packages become assessor=<name> options
     check_group_choices(sys.argv[1:])
+    check_known_keys(sys.argv[1:])
     hydra_app()
 
 
