@@ -249,7 +249,9 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
 
     The first random direction is kept whole as "random" (rows, plots); with ``random_directions`` > 1
     the others add, per measured group, the Spearman ρ of every draw and their mean |ρ| to its metrics,
-    an estimate of what a random direction does that does not hang on one draw.
+    an estimate of what a random direction does that does not hang on one draw. ρ ranks changes and ignores
+    their size: where a factor responds to z alike across seeds (the shapes world) a random direction that
+    moves it slowly still gets a high |ρ| (scripts/random_baseline.py measures why); compare the slopes too.
     ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
     """
     seeds = held_out_seeds(settings.num_seeds)
