@@ -1,17 +1,17 @@
-"""A conditional invertible network T(h | y) on autoencoder codes, with an exact log-likelihood.
+"""A conditional invertible network T(h | y) on spatial autoencoder codes, with an exact log-likelihood.
 
-Blocks of ActNorm -> affine coupling -> fixed permutation, then a label-conditioned affine map whose shift
-and log-scale come from a learned embedding of the data-set label: z = (f(h) + b_y) ⊙ exp(s_y) ~ N(0, I),
-i.e. a Gaussian N(-b_y, exp(-2 s_y)) per data set in the space of a shared flow f.
+The code h is a (C, H, W) map (flattened outside this module). Blocks of ActNorm -> affine coupling ->
+fixed channel permutation, all convolutional: a coupling keeps half of the channels and scales and shifts
+the other half by a small conv net of (kept channels, the label's embedding as constant maps, and optionally
+the pixel coordinates). z = T(h | y) ~ N(0, I) per data set y, trained by maximum likelihood.
 
-Why the label enters only at the end by default: maximum likelihood alone does not tie T(· | A) to
-T(· | B), and a flow whose couplings all see the label learned unrelated maps per data set on the shapes
-world (projections kept the new palette but lost shape and position). With a shared f, what the data sets
-share (shape, place, size) must sit in coordinates whose Gaussians are the same for every label, so a
-projection T⁻¹(T(h | A) | B) moves only the coordinates that tell the data sets apart.
-``label_dims=k`` goes further: only k coordinates of that space have label-dependent Gaussians, the rest are
-N(0, 1) for every data set, so a projection changes k coordinates and keeps the others exactly.
-``condition_couplings=True`` also feeds the label to every coupling (more expressive, content less tied).
+Why convolutional: a dense flow on the flattened code learned, per data set, maps that mix every code
+position with every other; its projections T⁻¹(T(h | A) | B) moved the palette but redrew the shape
+(17% of shapes kept on the shapes world). A coupling whose conditioner sees only a ``kernel_size``
+neighbourhood changes each code position as a function of its surroundings, so a projection keeps
+where things are and what outline they form, and changes what data sets disagree on locally (colour,
+texture). ``positional=True`` feeds the coordinates to the conditioners, so position biases (a centred
+data set) are modelled too. A (D, 1, 1) shape with kernel 1 is a plain dense flow.
 """
 
 from __future__ import annotations
@@ -29,28 +29,36 @@ LOG_2PI = math.log(2 * math.pi)
 
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) per row, in nats."""
+    """log N(z; 0, I) per sample (summed over every non-batch dimension), in nats."""
+    z = z.flatten(1)
     return -0.5 * (z.pow(2).sum(1) + z.shape[1] * LOG_2PI)
 
 
-class ActNorm(nn.Module):
-    """Per-dimension affine map initialised from the first training batch to zero mean and unit variance."""
+def coordinate_maps(height: int, width: int) -> torch.Tensor:
+    """(2, H, W): x and y of every position, in [-1, 1]."""
+    ys = torch.linspace(-1, 1, height)[:, None].expand(height, width)
+    xs = torch.linspace(-1, 1, width)[None, :].expand(height, width)
+    return torch.stack([xs, ys])
 
-    def __init__(self, dim: int):
+
+class ActNorm(nn.Module):
+    """Per-channel affine map initialised from the first training batch to zero mean and unit variance."""
+
+    def __init__(self, channels: int):
         super().__init__()
-        self.loc = nn.Parameter(torch.zeros(dim))
-        self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.loc = nn.Parameter(torch.zeros(channels, 1, 1))
+        self.log_scale = nn.Parameter(torch.zeros(channels, 1, 1))
         self.register_buffer("initialized", torch.tensor(False))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x -> ((x + loc) · exp(log_scale), log|det|) per sample."""
+        """x (N, C, H, W) -> ((x + loc) · exp(log_scale), log|det|) per sample."""
         if self.training and not bool(self.initialized):
             with torch.no_grad():
-                self.loc.copy_(-x.mean(0))
-                self.log_scale.copy_(-torch.log(x.std(0) + 1e-6))
+                self.loc.copy_(-x.mean((0, 2, 3))[:, None, None])
+                self.log_scale.copy_(-torch.log(x.std((0, 2, 3)) + 1e-6)[:, None, None])
                 self.initialized.fill_(True)
         y = (x + self.loc) * self.log_scale.exp()
-        return y, self.log_scale.sum().expand(x.shape[0])
+        return y, (self.log_scale.sum() * x.shape[2] * x.shape[3]).expand(x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         """Exact inverse of forward."""
@@ -58,23 +66,24 @@ class ActNorm(nn.Module):
 
 
 class AffineCoupling(nn.Module):
-    """Keeps the first half, scales and shifts the second half by functions of (first half, label embedding)."""
+    """Keeps the first channels, scales and shifts the others by a conv net of (kept channels, condition maps)."""
 
-    def __init__(self, dim: int, embed_dim: int, hidden: int, depth: int, clamp: float):
+    def __init__(self, channels: int, cond_channels: int, hidden: int, depth: int, kernel_size: int, clamp: float):
         super().__init__()
-        self.split, self.clamp = dim // 2, clamp
+        self.split, self.clamp = channels // 2, clamp
         layers: list[nn.Module] = []
-        width = self.split + embed_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+        width = self.split + cond_channels
+        for i in range(depth):
+            k = kernel_size if i == 0 else 1  # the neighbourhood is seen once; deeper layers mix channels
+            layers += [nn.Conv2d(width, hidden, k, padding=k // 2), nn.LeakyReLU(0.2)]
             width = hidden
-        last = nn.Linear(width, 2 * (dim - self.split))
+        last = nn.Conv2d(width, 2 * (channels - self.split), 1)
         nn.init.zeros_(last.weight)  # each block starts as the identity
         nn.init.zeros_(last.bias)
         self.net = nn.Sequential(*layers, last)
 
     def _scale_shift(self, kept: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-scale (soft-clamped to ±clamp, so exp never overflows) and shift for the transformed half."""
+        """Log-scale (soft-clamped to ±clamp, so exp never overflows) and shift for the transformed channels."""
         raw_s, t = self.net(torch.cat([kept, cond], dim=1)).chunk(2, dim=1)
         return self.clamp * torch.tanh(raw_s / self.clamp), t
 
@@ -82,7 +91,7 @@ class AffineCoupling(nn.Module):
         """x -> (y, log|det|) per sample."""
         kept, moved = x[:, : self.split], x[:, self.split :]
         s, t = self._scale_shift(kept, cond)
-        return torch.cat([kept, moved * s.exp() + t], dim=1), s.sum(1)
+        return torch.cat([kept, moved * s.exp() + t], dim=1), s.flatten(1).sum(1)
 
     def inverse(self, y: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Exact inverse of forward."""
@@ -91,68 +100,125 @@ class AffineCoupling(nn.Module):
         return torch.cat([kept, (moved - t) * (-s).exp()], dim=1)
 
 
-class LabelAffine(nn.Module):
-    """On the first ``dims`` coordinates z = (u + shift_y) ⊙ exp(log_scale_y), both from the label embedding;
-    the other coordinates pass unchanged (the same standard normal for every label). Starts as the identity."""
+def squeeze(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C·f², H/f, W/f): each f×f patch becomes channels (a permutation, log|det| = 0)."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c, h // factor, factor, w // factor, factor).permute(0, 1, 3, 5, 2, 4)
+    return x.reshape(n, c * factor * factor, h // factor, w // factor)
 
-    def __init__(self, dims: int, embed_dim: int):
+
+def unsqueeze(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Exact inverse of squeeze."""
+    n, c, h, w = x.shape
+    x = x.reshape(n, c // (factor * factor), factor, factor, h, w).permute(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, c // (factor * factor), h * factor, w * factor)
+
+
+class MapFlow(nn.Module):
+    """A conditional flow on (C, H, W) maps: blocks of ActNorm -> conv affine coupling -> channel permutation.
+
+    The label enters every coupling as its embedding (constant maps), optionally with the coordinates. The
+    embedding starts at zero for every label, so labels begin with one shared map and grow apart only where
+    their data differ. A (D, 1, 1) shape with kernel 1 and no coordinates is a dense flow.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], num_labels: int, blocks: int, hidden: int, depth: int,
+                 kernel_size: int, embed_dim: int, clamp: float, positional: bool, seed: int, context_dim: int = 0):
         super().__init__()
-        self.dims = dims
-        self.net = nn.Linear(embed_dim, 2 * dims)
-        nn.init.zeros_(self.net.weight)
-        nn.init.zeros_(self.net.bias)
-
-    def forward(self, u: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """u -> (z, log|det|) per sample."""
-        shift, log_scale = self.net(cond).chunk(2, dim=1)
-        labelled = (u[:, : self.dims] + shift) * log_scale.exp()
-        return torch.cat([labelled, u[:, self.dims :]], dim=1), log_scale.sum(1)
-
-    def inverse(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Exact inverse of forward."""
-        shift, log_scale = self.net(cond).chunk(2, dim=1)
-        return torch.cat([z[:, : self.dims] * (-log_scale).exp() - shift, z[:, self.dims :]], dim=1)
-
-
-class ConditionalFlow(nn.Module):
-    """T(h | y): codes (N, dim) and data-set ids (N,) -> z (N, dim) ~ N(0, I) with exact log p(h | y)."""
-
-    def __init__(
-        self,
-        dim: int,
-        labels: list[str],
-        blocks: int = 12,
-        hidden: int = 256,
-        depth: int = 2,
-        embed_dim: int = 32,
-        clamp: float = 2.0,
-        condition_couplings: bool = False,
-        label_dims: int | None = None,
-        seed: int = 0,
-    ):
-        super().__init__()
-        if dim < 2 or not labels:
-            raise ValueError(f"a flow needs dim >= 2 and at least one label, got dim={dim}, labels={labels}")
-        self.config = {
-            "dim": dim, "labels": list(labels), "blocks": blocks, "hidden": hidden,
-            "depth": depth, "embed_dim": embed_dim, "clamp": clamp, "condition_couplings": condition_couplings,
-            "label_dims": label_dims, "seed": seed,
-        }
-        label_dims = dim if label_dims is None else label_dims
-        if not 1 <= label_dims <= dim:
-            raise ValueError(f"label_dims must be in [1, dim={dim}] (or None for all), got {label_dims}")
-        self.dim, self.labels, self.condition_couplings = dim, list(labels), condition_couplings
-        self.embedding = nn.Embedding(len(labels), embed_dim)
-        self.norms = nn.ModuleList(ActNorm(dim) for _ in range(blocks))
-        coupling_cond = embed_dim if condition_couplings else 0
-        self.couplings = nn.ModuleList(AffineCoupling(dim, coupling_cond, hidden, depth, clamp) for _ in range(blocks))
-        self.head = LabelAffine(label_dims, embed_dim)
+        channels, height, width = shape
+        if channels < 2 or kernel_size % 2 == 0:
+            raise ValueError(f"a map flow needs at least 2 channels and an odd kernel size; got shape={list(shape)}, "
+                             f"kernel_size={kernel_size}")
+        self.shape = shape
+        self.embedding = nn.Embedding(num_labels, embed_dim)
+        nn.init.zeros_(self.embedding.weight)
+        self.register_buffer("coords", coordinate_maps(height, width) if positional else torch.zeros(0, height, width))
+        cond = embed_dim + self.coords.shape[0] + context_dim
+        self.norms = nn.ModuleList(ActNorm(channels) for _ in range(blocks))
+        self.couplings = nn.ModuleList(AffineCoupling(channels, cond, hidden, depth, kernel_size, clamp) for _ in range(blocks))
         gen = torch.Generator().manual_seed(seed)
-        for i in range(blocks):  # fixed permutations, stored so a checkpoint reproduces them exactly
-            self.register_buffer(f"perm{i}", torch.randperm(dim, generator=gen))
+        for i in range(blocks):  # fixed channel permutations, stored so a checkpoint reproduces them exactly
+            self.register_buffer(f"perm{i}", torch.randperm(channels, generator=gen))
 
     def _perm(self, i: int) -> torch.Tensor:
         return getattr(self, f"perm{i}")
+
+    def _condition(self, y: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """Condition maps (N, ·, H, W): the label's embedding [and the context vector], constant over space
+        [, the coordinates]."""
+        vectors = self.embedding(y) if context is None else torch.cat([self.embedding(y), context], dim=1)
+        constant = vectors[:, :, None, None].expand(-1, -1, *self.shape[1:])
+        return torch.cat([constant, self.coords.expand(len(y), -1, -1, -1)], dim=1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, context: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (N, C, H, W), labels (N,) [, context (N, context_dim)] -> (z of the same shape, log|det|) per sample."""
+        cond = self._condition(y, context)
+        logdet = x.new_zeros(len(x))
+        for i, (norm, coupling) in enumerate(zip(self.norms, self.couplings)):
+            x, ld_norm = norm(x)
+            x, ld_coupling = coupling(x, cond)
+            x = x[:, self._perm(i)]
+            logdet = logdet + ld_norm + ld_coupling
+        return x, logdet
+
+    def inverse(self, z: torch.Tensor, y: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact inverse of forward."""
+        cond = self._condition(y, context)
+        for i in reversed(range(len(self.couplings))):
+            z = z[:, torch.argsort(self._perm(i))]
+            z = self.norms[i].inverse(self.couplings[i].inverse(z, cond))
+        return z
+
+
+class ConditionalFlow(nn.Module):
+    """T(h | y): codes h = [spatial map (C, H, W) flattened, global vector (G)] and data-set ids -> z ~ N(0, I).
+
+    Two independent parts, log p(h | y) = log p(map | y) + log p(global | y): a convolutional flow on the
+    map (squeezed 2×2 into channels when it has fewer than 2) and a dense flow on the global vector. A
+    projection T⁻¹(T(h | A) | B) therefore changes the map (where and what outline) only as far as A's
+    and B's maps differ, and the global vector (colour, brightness, background) as theirs differ.
+    """
+
+    def __init__(
+        self,
+        shape: list[int] | tuple[int, int, int],
+        labels: list[str],
+        global_dim: int = 0,
+        blocks: int = 6,
+        hidden: int = 64,
+        depth: int = 2,
+        kernel_size: int = 3,
+        global_blocks: int = 6,
+        global_hidden: int = 64,
+        context_dim: int = 0,
+        embed_dim: int = 8,
+        clamp: float = 2.0,
+        positional: bool = True,
+        seed: int = 0,
+    ):
+        super().__init__()
+        channels, height, width = (int(s) for s in shape)
+        if not labels:
+            raise ValueError("a flow needs at least one data-set label")
+        self.config = {
+            "shape": [channels, height, width], "labels": list(labels), "global_dim": global_dim, "blocks": blocks,
+            "hidden": hidden, "depth": depth, "kernel_size": kernel_size, "global_blocks": global_blocks,
+            "global_hidden": global_hidden, "context_dim": context_dim, "embed_dim": embed_dim, "clamp": clamp, "positional": positional,
+            "seed": seed,
+        }
+        self.shape, self.labels, self.global_dim = (channels, height, width), list(labels), global_dim
+        self.spatial_dim = channels * height * width
+        self.dim = self.spatial_dim + global_dim
+        self.squeeze = 2 if channels < 2 else 1
+        if height % self.squeeze or width % self.squeeze:
+            raise ValueError(f"a one-channel map must have an even side to be squeezed, got shape={list(shape)}")
+        map_shape = (channels * self.squeeze**2, height // self.squeeze, width // self.squeeze)
+        self.map_flow = MapFlow(map_shape, len(labels), blocks, hidden, depth, kernel_size, embed_dim, clamp,
+                                positional, seed)
+        self.global_flow = (MapFlow((global_dim, 1, 1), len(labels), global_blocks, global_hidden, depth, 1,
+                                    embed_dim, clamp, False, seed + 1, context_dim) if global_dim else None)
+        self.context_net = (nn.Sequential(nn.Conv2d(map_shape[0], hidden, 3, padding=1), nn.LeakyReLU(0.2),
+                                          nn.Conv2d(hidden, context_dim, 1)) if global_dim and context_dim else None)
 
     def label_index(self, name: str) -> int:
         """The id of data set ``name``, or an UnknownNameError listing the known ones."""
@@ -160,36 +226,29 @@ class ConditionalFlow(nn.Module):
             raise UnknownNameError(f"unknown data set {name!r}; this projection model knows {', '.join(self.labels)}.")
         return self.labels.index(name)
 
-    def _coupling_cond(self, cond: torch.Tensor) -> torch.Tensor:
-        """What the couplings see of the label: its embedding, or nothing (an (N, 0) tensor)."""
-        return cond if self.condition_couplings else cond[:, :0]
-
-    def _body(self, h: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The blocks: h -> (u, log|det|)."""
-        logdet = h.new_zeros(h.shape[0])
-        for i, (norm, coupling) in enumerate(zip(self.norms, self.couplings)):
-            h, ld_norm = norm(h)
-            h, ld_coupling = coupling(h, cond)
-            h = h[:, self._perm(i)]
-            logdet = logdet + ld_norm + ld_coupling
-        return h, logdet
+    def _context(self, spatial: torch.Tensor) -> torch.Tensor | None:
+        """What the global flow sees of the (squeezed) map: a pooled conv summary, or None without context."""
+        return None if self.context_net is None else self.context_net(spatial).amax((2, 3))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes h and labels y -> (z, log|det ∂z/∂h|) per sample."""
-        cond = self.embedding(y)
-        u, logdet = self._body(h, self._coupling_cond(cond))
-        z, ld_head = self.head(u, cond)
-        return z, logdet + ld_head
+        """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample."""
+        spatial = squeeze(h[:, : self.spatial_dim].reshape(len(h), *self.shape), self.squeeze)
+        z, logdet = self.map_flow(spatial, y)
+        parts = [z.flatten(1)]
+        if self.global_flow is not None:
+            z_global, ld_global = self.global_flow(h[:, self.spatial_dim :, None, None], y, self._context(spatial))
+            parts.append(z_global.flatten(1))
+            logdet = logdet + ld_global
+        return torch.cat(parts, dim=1), logdet
 
     def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """z and labels y -> codes h with forward(h, y)[0] == z."""
-        cond = self.embedding(y)
-        z = self.head.inverse(z, cond)
-        coupling_cond = self._coupling_cond(cond)
-        for i in reversed(range(len(self.couplings))):
-            z = z[:, torch.argsort(self._perm(i))]
-            z = self.norms[i].inverse(self.couplings[i].inverse(z, coupling_cond))
-        return z
+        """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
+        spatial = self.map_flow.inverse(z[:, : self.spatial_dim].reshape(len(z), *self.map_flow.shape), y)
+        parts = [unsqueeze(spatial, self.squeeze).flatten(1)]
+        if self.global_flow is not None:
+            context = self._context(spatial)
+            parts.append(self.global_flow.inverse(z[:, self.spatial_dim :, None, None], y, context).flatten(1))
+        return torch.cat(parts, dim=1)
 
     def log_prob(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Exact log p(h | y) in nats per sample: standard-normal log density of z plus log|det|."""
@@ -197,15 +256,10 @@ class ConditionalFlow(nn.Module):
         return standard_normal_log_prob(z) + logdet
 
     def class_log_likelihoods(self, h: torch.Tensor) -> torch.Tensor:
-        """log p(h | y) for every label y: (N, number of labels). One pass of the shared blocks when they are shared."""
+        """log p(h | y) for every label y: (N, number of labels)."""
         n, k = h.shape[0], len(self.labels)
-        if self.condition_couplings:
-            y = torch.arange(k, device=h.device).repeat_interleave(n)
-            return self.log_prob(h.repeat(k, 1), y).view(k, n).T
-        u, logdet = self._body(h, h.new_zeros(n, 0))
-        cond = self.embedding(torch.arange(k, device=h.device)).repeat_interleave(n, dim=0)
-        z, ld_head = self.head(u.repeat(k, 1), cond)
-        return (standard_normal_log_prob(z) + ld_head).view(k, n).T + logdet[:, None]
+        y = torch.arange(k, device=h.device).repeat_interleave(n)
+        return self.log_prob(h.repeat(k, 1), y).view(k, n).T
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
         """Write config.json and model.pt to ``folder``."""

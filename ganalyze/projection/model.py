@@ -25,9 +25,10 @@ class ProjectionModel(nn.Module):
 
     def __init__(self, autoencoder: AutoEncoder, flow: ConditionalFlow):
         super().__init__()
-        if flow.dim != autoencoder.latent_dim:
+        if (tuple(flow.shape), flow.global_dim) != (tuple(autoencoder.latent_shape), autoencoder.global_dim):
             raise WeightsError(
-                f"the flow models {flow.dim}-dimensional codes but the autoencoder makes {autoencoder.latent_dim}; "
+                f"the flow models codes of shape {list(flow.shape)} + {flow.global_dim} global numbers but the "
+                f"autoencoder makes {list(autoencoder.latent_shape)} + {autoencoder.global_dim}; "
                 "train the flow on this autoencoder's codes."
             )
         self.autoencoder, self.flow = autoencoder, flow

@@ -112,7 +112,7 @@ def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], ide
     """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior."""
     model_cfg, cfg = stage["model"], stage["train"]
     torch.manual_seed(int(cfg["seed"]))
-    flow = ConditionalFlow(ae.latent_dim, data.names, seed=int(cfg["seed"]), **model_cfg)
+    flow = ConditionalFlow(ae.latent_shape, data.names, global_dim=ae.global_dim, seed=int(cfg["seed"]), **model_cfg)
     means, logvars = encode_all(ae, data)
     stds = (0.5 * logvars).exp()
     batch_size = int(cfg["batch_size"])
