@@ -75,14 +75,15 @@ class Variant:
 
 def variants_for(batches: list[int], ablation: bool) -> list[Variant]:
     """The reference at its batch of 4, ours at 4 and each candidate batch; with ``ablation``, ours at 4
-    with the plain step and with each fast-path setting switched off in turn."""
+    with the plain step and with each fast-path setting flipped in turn."""
     ours = [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
     extra: list[Variant] = []
     if ablation:
         default = FastPath()
         extra = [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
             Variant(f"ours[{key}={value}]", REFERENCE_BATCH, replace(default, **{key: value}))
-            for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True))
+            for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True),
+                               ("recompute_objective", True), ("compile", True))
         ]
     return [Variant("reference", REFERENCE_BATCH)] + ours + extra
 
@@ -253,7 +254,15 @@ def run_world(world: str, device_name: str, batches: list[int], steps: int, matm
     runners = {v: make_step(v, *((generator, assessor) if v.step == "reference" else
                                  prepared_models(generator, assessor, v.fast, cache)), inputs, device)
                for v in variants}
-    flops = {v: count_flops(run) for v, run in runners.items()}  # doubles as the warm-up step
+    # Counting FLOPs doubles as the warm-up step. Compiled code hides its operations from the counter, so a
+    # compiled variant takes the count of its eager twin (same operations) and its warm-up is timed instead.
+    flops = {v: count_flops(run) for v, run in runners.items() if not v.fast.compile}
+    compile_seconds: dict[Variant, float] = {}
+    for v in (v for v in variants if v.fast.compile):
+        start = time.perf_counter()
+        runners[v]()
+        compile_seconds[v] = time.perf_counter() - start
+        flops[v] = flops[Variant("ours", v.batch, replace(v.fast, compile=False))]
     wall: dict[Variant, list[float]] = {v: [] for v in variants}
     cpu: dict[Variant, list[float]] = {v: [] for v in variants}
     peaks: dict[Variant, int] = {v: 0 for v in variants}
@@ -280,8 +289,8 @@ def run_world(world: str, device_name: str, batches: list[int], steps: int, matm
         results.append(Result(world, device_name, v.step, v.batch, str(dtypes[v]).removeprefix("torch."),
                               wall[v], cpu[v], v.batch / seconds, v.batch / cpu_seconds, peaks[v], peaks[v] / v.batch,
                               flops[v], achieved, peak, achieved / peak))
-    return {"results": [asdict(r) | {"fast": asdict(v.fast) if v.step != "reference" else None}
-                        for r, v in zip(results, variants)],
+    return {"results": [asdict(r) | {"fast": asdict(v.fast) if v.step != "reference" else None,
+                                     "compile_seconds": compile_seconds.get(v)} for r, v in zip(results, variants)],
             "matmul_flops_per_s": {str(d).removeprefix("torch."): m for d, m in matmul.items()},
             "memory_method": memory.method, "utilisation_clock": clock}
 
@@ -343,8 +352,10 @@ def markdown_table(report: dict[str, Any]) -> str:
         )
     peaks = ", ".join(f"{name} {v['cpu' if name.startswith('cpu') else 'wall'] / 1e9:.1f} GFLOP/s"
                       for name, v in report["matmul_flops_per_s"].items())
+    compiled = "".join(f" Compilation of {r['world']} {r['step']}: {r['compile_seconds']:.0f} s (first step, wall clock)."
+                       for r in report["results"] if r.get("compile_seconds") is not None)
     lines += ["", f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. Matmul peak (best square "
-                  f"product; per CPU-second on CPU): {peaks}. Our step: {report['fast_path_note']}"]
+                  f"product; per CPU-second on CPU): {peaks}. Our step: {report['fast_path_note']}{compiled}"]
     return "\n".join(lines)
 
 
@@ -360,7 +371,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="torch CPU threads (default 1: two threads on a busy 2-core machine measured 8x slower)")
     parser.add_argument("--matmul-size", type=int, default=None, help="side of the peak matmul (default 2048 CPU, 8192 GPU)")
     parser.add_argument("--ablation", action="store_true",
-                        help="also time ours at batch 4 as the plain step and with each fast-path setting switched off")
+                        help="also time ours at batch 4 as the plain step and with each fast-path setting flipped")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)

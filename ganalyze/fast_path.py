@@ -5,21 +5,26 @@
   Gradients stay unbiased; a step sees batch_size / k distinct latents (k is lowered to the largest
   divisor of the batch size not above it, see ``alphas_for_batch``).
 
-- Precision: bf16 autocast where the hardware runs bf16 natively (CUDA with bf16; CPUs whose oneDNN has
-  bf16 kernels, i.e. AVX512-BF16 or AMX). Elsewhere bf16 is emulated and far slower than fp32 (measured
-  on an AVX2 EPYC: a bf16 matmul 50x slower), so ``auto`` keeps fp32 there.
+- Precision: ``auto`` takes bf16 autocast only where the hardware has bf16 kernels (CUDA with bf16; CPUs
+  whose oneDNN reports bf16 support, i.e. AVX512 or AMX) AND a probe convolution, timed once per process
+  and device, runs faster in bf16 than in fp32. Elsewhere bf16 is emulated and far slower (measured on the
+  2-core AVX2 EPYC this was built on, one thread: a 3x3 convolution 100x, a matmul 80x), so fp32 stays.
 - Compact activations: the tensors autograd keeps for the backward pass are stored in bf16 (each tensor
   once) and widened back when used; the compute stays in its own precision. Halves that memory.
 - Frozen spectral norms: in eval mode a spectral-normalised weight is the same W / σ at every call, so it
   is computed once instead of at every forward (BigGAN recomputed ~200 MB of weights per pass).
 - channels_last: the frozen networks' 4-D weights in NHWC order, which oneDNN and cuDNN convolve without
   reordering activations at every layer.
-- compile: torch.compile of the frozen networks (off by default: minutes of compilation on a CPU).
+- Recompute objective: the objective's networks (the assessor) keep no activations for the backward pass
+  and run their forward again during it: one more assessor pass per sample for less memory (off by default).
+- compile: torch.compile of the frozen networks' forward (off by default: minutes of compilation on a CPU).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,12 +50,13 @@ class FastPath:
     alphas_per_latent: int = 4
     channels_last: bool = True
     compact_activations: bool = False
+    recompute_objective: bool = False
     compile: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.fast.precision={self.precision!r} is not one of {', '.join(PRECISIONS)} "
-                              "(auto: bf16 where the hardware runs it natively, else fp32).")
+                              "(auto: bf16 where the hardware runs it natively and faster, else fp32).")
         k = self.alphas_per_latent
         if int(k) != k or k < 1:
             raise ConfigError(f"train.fast.alphas_per_latent={k} must be a whole number >= 1 (1: one α per latent).")
@@ -78,8 +84,8 @@ def prepare_frozen(module: nn.Module, fast: FastPath) -> nn.Module:
     freeze_spectral_norms(module)
     if fast.channels_last:
         module.to(memory_format=torch.channels_last)
-    if fast.compile:
-        module.compile()
+    if fast.compile:  # the forward alone: hooks (see repeated_batch) stay outside the compiled code
+        module.forward = torch.compile(module.forward)
     return module
 
 
@@ -93,11 +99,37 @@ def bf16_is_native(device: torch.device) -> bool:
     return False
 
 
+@functools.cache
+def bf16_is_faster(device: torch.device) -> bool:
+    """Whether a probe 3x3 convolution (batch 8, 64 channels, 32x32) runs faster in bf16 than in fp32 on ``device``.
+
+    Best of three timings per dtype after a warm-up; measured once per process and device (well under a second
+    where bf16 is native; only called where it is).
+    """
+    x = torch.randn(8, 64, 32, 32, device=device)
+    w = torch.randn(64, 64, 3, 3, device=device)
+
+    def best_seconds(dtype: torch.dtype) -> float:
+        xd, wd = x.to(dtype), w.to(dtype)
+        times = []
+        for _ in range(4):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            torch.conv2d(xd, wd, padding=1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    return best_seconds(torch.bfloat16) < best_seconds(torch.float32)
+
+
 def compute_dtype(precision: str, device: torch.device | str) -> torch.dtype:
     """The dtype of G's and A's forward passes for a precision setting (see FastPath) on ``device``."""
     device = torch.device(device)
     if precision == "auto":
-        return torch.bfloat16 if bf16_is_native(device) else torch.float32
+        return torch.bfloat16 if bf16_is_native(device) and bf16_is_faster(device) else torch.float32
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
@@ -141,10 +173,18 @@ def compact_activations(enabled: bool = True) -> Iterator[None]:
     recent.clear()
 
 
+def networks_of(objective: nn.Module) -> list[nn.Module]:
+    """The networks an objective calls: its direct submodules, looking inside ModuleDict and ModuleList."""
+    found: list[nn.Module] = []
+    for child in objective.children():
+        found += networks_of(child) if isinstance(child, (nn.ModuleDict, nn.ModuleList)) else [child]
+    return found
+
+
 @contextlib.contextmanager
-def repeated_batch(networks: nn.Module, images: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
-    """Yield ``images`` repeated k times along the batch; inside the block, a submodule of ``networks`` called
-    on exactly that tensor runs on ``images`` once and repeats its output k times.
+def repeated_batch(objective: nn.Module, images: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
+    """Yield ``images`` repeated k times along the batch; inside the block, a network of ``objective`` (see
+    networks_of) called on exactly that tensor runs on ``images`` once and repeats its output k times.
 
     Frozen eval-mode networks score each image on its own, so this equals running them on the repeated
     batch: an objective's target for k step sizes per image then costs one pass of its assessors.
@@ -164,7 +204,7 @@ def repeated_batch(networks: nn.Module, images: torch.Tensor, k: int) -> Iterato
         collapsed.discard(id(module))
         return tree_map(lambda t: t.repeat(k, *[1] * (t.dim() - 1)) if isinstance(t, torch.Tensor) else t, output)
 
-    handles = [hook for m in networks.modules()
+    handles = [hook for m in networks_of(objective)
                for hook in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
     try:
         yield repeated

@@ -21,13 +21,14 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from ganalyze.checkpoint import check_resumable, load_checkpoint, save_checkpoint, stamp_config
 from ganalyze.distributed import DataParallel
 from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.fast_path import PLAIN, FastPath, alphas_for_batch, autocast, compact_activations, compute_dtype
-from ganalyze.fast_path import prepare_frozen, repeated_batch
+from ganalyze.fast_path import networks_of, prepare_frozen, repeated_batch
 from ganalyze.generators.base import Generator
 from ganalyze.logger import NullLogger
 from ganalyze.sampling import training_batch
@@ -120,7 +121,9 @@ def train_step(generator: Generator, transformer: Transformer, objective: Any, o
             target = objective.target(x0, alpha)
     z, y = z.repeat(k, 1), y.repeat(k)
     with autocast(dtype, z.device), compact_activations(fast.compact_activations):
-        loss = objective.loss(generator(transformer(z, alpha, y), y).float(), target)
+        x1 = generator(transformer(z, alpha, y), y).float()
+        loss = (checkpoint(objective.loss, x1, target, use_reentrant=False) if fast.recompute_objective
+                else objective.loss(x1, target))
     total = loss + l2_penalty * sum(p.pow(2).sum() for p in transformer.parameters()) if l2_penalty else loss
     optimizer.zero_grad(set_to_none=True)
     total.backward()
@@ -163,7 +166,7 @@ def train(generator: Generator, transformer: Transformer, objective: Any, settin
     logger = logger or NullLogger()
     run_dir = Path(run_dir)
     freeze(generator, objective)
-    for network in (generator, objective):
+    for network in (generator, *networks_of(objective)):
         prepare_frozen(network, settings.fast)
     transformer.train().requires_grad_(True)
     model = parallel.wrap(transformer)

@@ -13,8 +13,8 @@ from torch import nn
 
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
-from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_native, compact_activations, compute_dtype,
-                                freeze_spectral_norms, repeated_batch)
+from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_faster, bf16_is_native, compact_activations,
+                                compute_dtype, freeze_spectral_norms, repeated_batch)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.score import ScoreObjective
 from ganalyze.training import TrainSettings, train, train_step
@@ -60,7 +60,9 @@ def test_compact_activations_keep_input_gradients_within_bf16_rounding():
 def test_auto_precision_follows_the_hardware_and_bad_names_fail():
     assert compute_dtype("fp32", "cpu") == torch.float32
     assert compute_dtype("bf16", "cpu") == torch.bfloat16
-    assert compute_dtype("auto", "cpu") == (torch.bfloat16 if bf16_is_native(torch.device("cpu")) else torch.float32)
+    cpu = torch.device("cpu")
+    expected = torch.bfloat16 if bf16_is_native(cpu) and bf16_is_faster(cpu) else torch.float32
+    assert compute_dtype("auto", "cpu") == expected
     with pytest.raises(ConfigError, match="precision"):
         FastPath(precision="fp8")
     with pytest.raises(ConfigError, match="alphas_per_latent"):
@@ -73,7 +75,9 @@ def test_repeated_batch_runs_the_networks_once_and_equals_the_repeated_run():
     images = torch.rand(2, 3, 8, 8)
     batch_sizes = []
     net[0].register_forward_pre_hook(lambda module, args: batch_sizes.append(len(args[0])))
-    with repeated_batch(net, images, 3) as repeated:
+    holder = nn.Module()  # an objective holding one network
+    holder.net = net
+    with repeated_batch(holder, images, 3) as repeated:
         out = net(repeated)
         other = net(repeated.clone())  # any other tensor runs as it is
     assert batch_sizes == [2, 6] and repeated.shape == (6, 3, 8, 8)
@@ -105,7 +109,7 @@ def trained_theta(z, y, alpha, fast: FastPath) -> torch.Tensor:
     return transformer.theta.detach()
 
 
-def test_shared_targets_give_the_step_of_the_repeated_latents():
+def test_shared_targets_and_recomputed_objective_give_the_step_of_the_repeated_latents():
     generator = tiny_biggan()
     z, y = generator.sample_latents(2, seed=3)
     alpha = torch.linspace(-0.2, 0.2, 6)  # three blocks of two: sample i pairs latent i mod 2 with alpha_i
@@ -113,6 +117,8 @@ def test_shared_targets_give_the_step_of_the_repeated_latents():
     repeated = trained_theta(z.repeat(3, 1), y.repeat(3), alpha, PLAIN)
     assert not torch.equal(shared, trained_theta(z, y, alpha.flip(0), FastPath("fp32", 3)))  # α really matters
     torch.testing.assert_close(shared, repeated, rtol=1e-5, atol=1e-6)
+    recomputed = trained_theta(z, y, alpha, FastPath("fp32", alphas_per_latent=3, recompute_objective=True))
+    torch.testing.assert_close(recomputed, shared, rtol=0, atol=0)  # the same operations, run again in backward
 
 
 # θ trained in bf16 must stay within this fraction of its fp32 update's length from the fp32 θ. Measured on
