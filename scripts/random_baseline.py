@@ -4,8 +4,9 @@ Sweeps many random directions exactly as the evaluation draws them (random_like:
 the first ones are the evaluation's own draws) over the held-out seeds and the trained α range, and computes
 the evaluation's pooled Spearman ρ(α, Δ true size) for each. Alongside: each draw's cosine with the mean size
 gradient ḡ (central differences of the measured size), how consistent the size gradient is across seeds
-(‖ḡ‖² / mean ‖g_i‖²), ρ with the norm scaled down, ρ within one class, the per-seed ρ, and how much a random
-direction moves the images compared with θ. Writes <run>/random_baseline/{random_baseline.json, rho_vs_cos.png}.
+(‖ḡ‖² / mean ‖g_i‖²), ρ with the norm scaled down, ρ within one class, the per-seed ρ, how much a random
+direction moves the images compared with θ, and two models: the measured gradients with their seed-consistent
+part scaled, and a linear isotropic response in d latent directions (which d matches the measurement). Writes <run>/random_baseline/{random_baseline.json, rho_vs_cos.png}.
 
     OMP_NUM_THREADS=1 python scripts/random_baseline.py <run folder> [draws]
 """
@@ -23,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 from tqdm import tqdm
 
 from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, zero_index
@@ -96,6 +97,19 @@ def linear_tradeoff(gradients: np.ndarray, units: np.ndarray, alphas: np.ndarray
     return rows
 
 
+def isotropic_random_rho(best_rho: float, dim: int, samples: int = 20000) -> float:
+    """Mean |ρ| of random directions when the size response is linear and isotropic in ``dim`` latent directions
+    and the best direction reaches ``best_rho`` (ρ ≈ 2Φ(m/σ) - 1 for a seed-consistent mean m and spread σ)."""
+    u = np.random.default_rng(0).standard_normal((samples, dim))
+    cos = u[:, 0] / np.linalg.norm(u, axis=1)
+    return float(np.mean(np.abs(2 * norm.cdf(norm.ppf((1 + best_rho) / 2) * cos) - 1)))
+
+
+def matching_dimension(best_rho: float, random_rho: float, dims: range = range(2, 129)) -> int:
+    """The number of isotropic latent directions whose model gives the measured mean random |ρ|."""
+    return min(dims, key=lambda d: abs(isotropic_random_rho(best_rho, d) - random_rho))
+
+
 def run(run_dir: Path, draws: int) -> dict:
     """Measure everything for the run's θ and ``draws`` random directions; return the report."""
     cfg = OmegaConf.load(run_dir / "config.yaml")
@@ -152,6 +166,8 @@ def run(run_dir: Path, draws: int) -> dict:
         "mean_rms_ratio_to_theta": float(np.mean([r["rms_ratio_to_theta"] for r in rows])),
     }
     summary["mean_abs_cos_mean_gradient"] = mean_abs("cos_mean_gradient")
+    summary["isotropic_model_dimension"] = matching_dimension(summary["trained_rho"], summary["mean_abs_rho_x1.0"])
+    summary["isotropic_model_random_rho_at_dim_z_best_0.9"] = isotropic_random_rho(0.9, generator.dim_z)
     return {"summary": summary, "linear_tradeoff": linear_tradeoff(gradients, np.stack(units), alphas), "draws": rows}
 
 
