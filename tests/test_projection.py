@@ -141,7 +141,7 @@ def test_save_grid_writes_png(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("cls,kwargs", [
-    (AutoEncoder, {"resolution": 16, "latent_channels": 1, "stages": 2, "width": 4, "global_dim": 2}),
+    (AutoEncoder, {"resolution": 16, "latent_channels": 1, "stages": 2, "width": 4, "global_dim": 2, "decoder_depth": 2}),
     (VariantClassifier, {"labels": LABELS, "resolution": 16, "width": 4}),
 ])
 def test_save_pretrained_round_trip(tmp_path, cls, kwargs) -> None:

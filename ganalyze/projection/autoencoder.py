@@ -28,16 +28,17 @@ class AutoEncoder(nn.Module):
     The map is (latent_channels, R / 2^stages, R / 2^stages): a spatial code keeps edges sharp for a fraction
     of the compute of a fully connected bottleneck, and keeps where things are where they were. The global
     vector (global_dim numbers, 0 for none) is read from the mean and maximum of the encoder's features.
+    ``decoder_depth`` 3×3 convolutions at each decoder resolution: a one-channel map needs them to draw crisp outlines.
     """
 
     def __init__(self, resolution: int = 32, latent_channels: int = 4, stages: int = 2, width: int = 32,
-                 global_dim: int = 0):
+                 global_dim: int = 0, decoder_depth: int = 1):
         super().__init__()
         side = resolution // 2**stages
         if stages < 1 or side * 2**stages != resolution:
             raise ValueError(f"resolution {resolution} must be divisible by 2**stages = {2 ** stages} (stages >= 1)")
         self.config = {"resolution": resolution, "latent_channels": latent_channels, "stages": stages, "width": width,
-                       "global_dim": global_dim}
+                       "global_dim": global_dim, "decoder_depth": decoder_depth}
         self.resolution, self.latent_shape, self.global_dim = resolution, (latent_channels, side, side), global_dim
         self.spatial_dim = latent_channels * side * side
         self.latent_dim = self.spatial_dim + global_dim
@@ -49,9 +50,10 @@ class AutoEncoder(nn.Module):
         self.spatial_head = nn.Conv2d(chans[-1], 2 * latent_channels, 3, padding=1)
         self.global_head = (nn.Sequential(nn.Linear(2 * chans[-1], chans[-1]), nn.LeakyReLU(0.2),
                                           nn.Linear(chans[-1], 2 * global_dim)) if global_dim else None)
-        dec: list[nn.Module] = [nn.Conv2d(latent_channels + global_dim, chans[-1], 3, padding=1)]
+        refine = lambda c: [m for _ in range(decoder_depth - 1) for m in (nn.LeakyReLU(0.2), nn.Conv2d(c, c, 3, padding=1))]  # noqa: E731
+        dec: list[nn.Module] = [nn.Conv2d(latent_channels + global_dim, chans[-1], 3, padding=1), *refine(chans[-1])]
         for c_in, c_out in zip(chans[::-1][:-1], chans[::-1][1:]):
-            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), *refine(c_out)]
         self.decoder = nn.Sequential(*dec, nn.LeakyReLU(0.2), nn.Conv2d(chans[0], 3, 3, padding=1))
 
     def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,17 +1,21 @@
-"""A conditional invertible network T(h | y) on spatial autoencoder codes, with an exact log-likelihood.
+"""A conditional invertible network T(h | y) on the autoencoder's codes, with an exact log-likelihood.
 
-The code h is a (C, H, W) map (flattened outside this module). Blocks of ActNorm -> affine coupling ->
-fixed channel permutation, all convolutional: a coupling keeps half of the channels and scales and shifts
-the other half by a small conv net of (kept channels, the label's embedding as constant maps, and optionally
-the pixel coordinates). z = T(h | y) ~ N(0, I) per data set y, trained by maximum likelihood.
+The code h is [a spatial map (C, H, W), a global vector (G)] (see autoencoder.py). Two flows, each of blocks
+ActNorm -> affine coupling -> fixed channel permutation, trained by maximum likelihood to N(0, I):
+a convolutional flow on the map, whose couplings see a 3×3 neighbourhood, the label's embedding and the
+coordinates, and a dense flow on the global vector, whose couplings see the label and a summary of the map.
+log p(h | y) = log p(map | y) + log p(global | map, y).
 
-Why convolutional: a dense flow on the flattened code learned, per data set, maps that mix every code
-position with every other; its projections T⁻¹(T(h | A) | B) moved the palette but redrew the shape
-(17% of shapes kept on the shapes world). A coupling whose conditioner sees only a ``kernel_size``
-neighbourhood changes each code position as a function of its surroundings, so a projection keeps
-where things are and what outline they form, and changes what data sets disagree on locally (colour,
-texture). ``positional=True`` feeds the coordinates to the conditioners, so position biases (a centred
-data set) are modelled too. A (D, 1, 1) shape with kernel 1 is a plain dense flow.
+Why this shape. Maximum likelihood alone does not tie T(· | A) to T(· | B): any map per data set that
+sends its codes to N(0, I) is as good, so a projection T⁻¹(T(h | A) | B) keeps content only where the
+architecture makes it. Measured on the shapes world (warm -> cool, shape class kept): one dense flow with
+the label in a final affine map 17%; convolutional flows on a 4×8×8 code with the label in every
+coupling 22%, in the last coupling only 88% but the colour hardly moved. Here the map, which holds the
+layout, has the same distribution in data sets that differ only in palette, so their map flows stay alike
+(label embeddings start at zero: every data set starts from one shared flow); the palette lives in the
+global vector, whose flow moves it. With this split (autoencoder trained 3,000 steps) 81% of shapes were kept,
+as many as its plain reconstructions kept (80%); without the map summary in the global flow, 47% (the new
+colour flooded the background of some images).
 """
 
 from __future__ import annotations
