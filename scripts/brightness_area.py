@@ -4,7 +4,7 @@ Brightness is (1 - s) L_bg + s L_obj for an object of area fraction s, so resizi
 (L_obj - L_bg) Δs. This measures L_obj - L_bg (interior pixels vs uncovered ones) and the Spearman ρ of the
 score with each true factor; writes <out>/brightness_area.json.
 
-    OMP_NUM_THREADS=1 python scripts/brightness_area.py [out=runs/factor_directions] [n=2000] [variant=broad]
+    OMP_NUM_THREADS=1 python scripts/brightness_area.py [out=runs/brightness_area] [n=2000] [variant=broad]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def main(args: list[str]) -> dict:
     """Measure on ``n`` rendered images of ``variant``; print and save the summary."""
-    options = {"out": "runs/factor_directions", "n": "2000", "variant": "broad", **dict(a.split("=", 1) for a in args)}
+    options = {"out": "runs/brightness_area", "n": "2000", "variant": "broad", **dict(a.split("=", 1) for a in args)}
     torch.set_num_threads(1)
     images, truth = load_variant(options["variant"]).sample(int(options["n"]), seed=0)
     weights, interior, _ = coverage_map(images)

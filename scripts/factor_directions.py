@@ -20,6 +20,9 @@ from pathlib import Path
 
 from assessors.factors import FACTORS
 
+CLASS_KEYS = ("class_preserved_at_low", "class_preserved_at_high")
+COLUMNS = ("factor", "own_spearman", "true_size_spearman", "met", *CLASS_KEYS, "overrides", "train_s", "factors_s")
+
 
 def run(command: list[str]) -> float:
     """Run a ganalyze command with one CPU thread; return its wall time; stop with its stderr on failure."""
@@ -30,14 +33,18 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def check(factor: str, table: list[dict]) -> dict:
-    """The trained direction's ρ for its own factor and for the true size, and whether the targets are met."""
+def check(factor: str, analysis_dir: Path) -> dict:
+    """The trained direction's ρ for its own factor and for the true size, whether the targets are met, and the
+    fraction of seeds keeping their class at both ends of the trained α range."""
+    table = json.loads((analysis_dir / "factors.json").read_text())["factors"]
+    summary = json.loads((analysis_dir / "metrics.json").read_text())["summary"]
     rho = {row["factor"]: row["spearman"] for row in table if row["direction"] == "trained"}
     own, size = rho[factor], rho.get("size")
     met = own is not None and own >= (0.9 if factor == "brightness" else 0.8)
     if factor == "brightness":
         met = met and size is not None and abs(size) <= 0.3
-    return {"factor": factor, "own_spearman": own, "true_size_spearman": size, "met": met}
+    return {"factor": factor, "own_spearman": own, "true_size_spearman": size, "met": met,
+            **{key: summary.get(f"trained/{key}") for key in CLASS_KEYS}}
 
 
 def main(args: list[str]) -> int:
@@ -52,20 +59,19 @@ def main(args: list[str]) -> int:
     rows = []
     for factor in factors:
         run_dir = out_dir / factor
-        table_path = run_dir / "factors" / "factors.json"
         timing = {}
-        if not table_path.is_file():
+        if not (run_dir / "factors" / "factors.json").is_file():
             timing["train_s"] = run([str(bin_dir / "ganalyze-train"), f"assessor={factor}", "logger=none",
                                      "eval.enabled=false", f"run_dir={run_dir}", *shared, *per_factor[factor]])
             timing["factors_s"] = run([str(bin_dir / "ganalyze-factors"), f"run_dir={run_dir}", "logger=none",
                                        "eval.random_directions=1"])
-        rows.append({**check(factor, json.loads(table_path.read_text())["factors"]), **timing})
+        rows.append({**check(factor, run_dir / "factors"), "overrides": " ".join(shared + per_factor[factor]), **timing})
         print(json.dumps(rows[-1]))
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"command": " ".join(["scripts/factor_directions.py", *args]), "rows": rows}
     (out_dir / "factor_directions.json").write_text(json.dumps(report, indent=2) + "\n")
     with (out_dir / "factor_directions.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["factor", "own_spearman", "true_size_spearman", "met", "train_s", "factors_s"])
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return 0 if all(row["met"] for row in rows) else 1

@@ -75,4 +75,4 @@ def test_the_hold_config_builds_with_shapes_size_held():
         cfg = compose("config", overrides=["assessor=brightness", "objective=hold"])
     objective = build_objective(cfg.objective, build_assessor(cfg.assessor))
     assert isinstance(objective, HoldObjective) and list(objective.held) == ["shapes_size"]
-    assert objective.weights == {"shapes_size": 1.0}
+    assert objective.weights == {"shapes_size": 100.0}
