@@ -280,3 +280,16 @@ def test_training_command_refuses_to_overwrite_a_run(tmp_path) -> None:
     (tmp_path / "checkpoints").mkdir()
     with pytest.raises(ConfigError, match="resume=true"):
         run_training(compose_config("projection/train", [f"run_dir={tmp_path}", "logger=none"]))
+
+
+def test_shipped_weights_score_cool_images_as_cool() -> None:
+    """The shipped projection model loads by default and tells the palette data sets apart on fresh world images."""
+    from assessors import create_assessor
+    from ganalyze.world import load_variant
+
+    assessor = create_assessor("dataset_likeness", target="cool")
+    assert assessor.model.labels == ["warm", "cool", "centered"]
+    with torch.no_grad():
+        cool = assessor(load_variant("cool").sample(16, seed=3_000_000)[0])
+        warm = assessor(load_variant("warm").sample(16, seed=3_000_000)[0])
+    assert cool.median() > -1.0 and warm.median() < -5.0  # log p(cool | x): near 0 for cool, far below for warm
