@@ -83,7 +83,7 @@ def variants_for(batches: list[int], ablation: bool) -> list[Variant]:
         extra = [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
             Variant(f"ours[{key}={value}]", REFERENCE_BATCH, replace(default, **{key: value}))
             for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True),
-                               ("recompute_objective", True), ("compile", True))
+                               ("compile", True))
         ]
     return [Variant("reference", REFERENCE_BATCH)] + ours + extra
 

@@ -15,9 +15,12 @@
   is computed once instead of at every forward (BigGAN recomputed ~200 MB of weights per pass).
 - channels_last: the frozen networks' 4-D weights in NHWC order, which oneDNN and cuDNN convolve without
   reordering activations at every layer.
-- Recompute objective: the objective's networks (the assessor) keep no activations for the backward pass
-  and run their forward again during it: one more assessor pass per sample for less memory (off by default).
-- compile: torch.compile of the frozen networks' forward (off by default: minutes of compilation on a CPU).
+- compile: torch.compile of the frozen networks' forward (off by default: 1.5-2 minutes of compilation on
+  this CPU, which the 300-step shapes job does not win back; a BigGAN run of hours does).
+
+Measured and dropped: recomputing the assessor's forward in the backward pass (torch.utils.checkpoint) left
+the peak unchanged, as the assessor is the first network differentiated, while all of G's activations are
+still held.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ class FastPath:
     alphas_per_latent: int = 4
     channels_last: bool = True
     compact_activations: bool = False
-    recompute_objective: bool = False
     compile: bool = False
 
     def __post_init__(self) -> None:

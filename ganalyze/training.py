@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from ganalyze.checkpoint import check_resumable, load_checkpoint, save_checkpoint, stamp_config
@@ -121,9 +120,7 @@ def train_step(generator: Generator, transformer: Transformer, objective: Any, o
             target = objective.target(x0, alpha)
     z, y = z.repeat(k, 1), y.repeat(k)
     with autocast(dtype, z.device), compact_activations(fast.compact_activations):
-        x1 = generator(transformer(z, alpha, y), y).float()
-        loss = (checkpoint(objective.loss, x1, target, use_reentrant=False) if fast.recompute_objective
-                else objective.loss(x1, target))
+        loss = objective.loss(generator(transformer(z, alpha, y), y).float(), target)
     total = loss + l2_penalty * sum(p.pow(2).sum() for p in transformer.parameters()) if l2_penalty else loss
     optimizer.zero_grad(set_to_none=True)
     total.backward()

@@ -109,7 +109,7 @@ def trained_theta(z, y, alpha, fast: FastPath) -> torch.Tensor:
     return transformer.theta.detach()
 
 
-def test_shared_targets_and_recomputed_objective_give_the_step_of_the_repeated_latents():
+def test_shared_targets_give_the_step_of_the_repeated_latents():
     generator = tiny_biggan()
     z, y = generator.sample_latents(2, seed=3)
     alpha = torch.linspace(-0.2, 0.2, 6)  # three blocks of two: sample i pairs latent i mod 2 with alpha_i
@@ -117,8 +117,6 @@ def test_shared_targets_and_recomputed_objective_give_the_step_of_the_repeated_l
     repeated = trained_theta(z.repeat(3, 1), y.repeat(3), alpha, PLAIN)
     assert not torch.equal(shared, trained_theta(z, y, alpha.flip(0), FastPath("fp32", 3)))  # α really matters
     torch.testing.assert_close(shared, repeated, rtol=1e-5, atol=1e-6)
-    recomputed = trained_theta(z, y, alpha, FastPath("fp32", alphas_per_latent=3, recompute_objective=True))
-    torch.testing.assert_close(recomputed, shared, rtol=0, atol=0)  # the same operations, run again in backward
 
 
 # θ trained in bf16 must stay within this fraction of its fp32 update's length from the fp32 θ. Measured on

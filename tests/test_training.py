@@ -16,8 +16,9 @@ from omegaconf import OmegaConf
 from assessors import create_assessor
 from ganalyze.build import build_generator
 from ganalyze.checkpoint import load_checkpoint
+from ganalyze.cli.common import check_group_choices
 from ganalyze.cli.train import run_training
-from ganalyze.errors import ConfigError, GanalyzeError, WeightsError
+from ganalyze.errors import ConfigError, GanalyzeError, UnknownNameError, WeightsError
 from ganalyze.logger import NullLogger
 from ganalyze.objectives import ScoreObjective
 from ganalyze.sampling import HELD_OUT_OFFSET, held_out_seeds, stream_seed, training_batch
@@ -180,3 +181,9 @@ def test_a_killed_run_resumes_to_the_same_theta_as_an_uninterrupted_one(tmp_path
     resumed, uninterrupted = load_transformer(killed / "transformer"), load_transformer(whole / "transformer")
     assert torch.equal(resumed.theta, uninterrupted.theta)
     assert load_checkpoint(killed / CHECKPOINT_FILE)["losses"] == load_checkpoint(whole / CHECKPOINT_FILE)["losses"]
+
+
+def test_multirun_sweeps_over_assessors_pass_the_name_check_and_bad_names_in_them_fail():
+    check_group_choices(["-m", "assessor=brightness,redness", "train.classes=[0],[1]"])
+    with pytest.raises(UnknownNameError, match="unknown assessor 'nope'"):
+        check_group_choices(["-m", "assessor=brightness,nope"])

@@ -41,6 +41,7 @@ def group_options(group: str) -> list[str]:
 def check_group_choices(args: list[str]) -> None:
     """Fail with one paragraph on ``group=name`` command-line choices that name no config of the group.
 
+    A comma-separated value is a multirun sweep (``-m assessor=a,b``): each of its names is checked.
     Skipped when the command line extends Hydra's search path (options may then live anywhere).
     """
     if any(a.lstrip("+").startswith("hydra.searchpath") for a in args):
@@ -48,10 +49,11 @@ def check_group_choices(args: list[str]) -> None:
     for arg in args:
         key, sep, value = arg.partition("=")
         group = key.lstrip("+~")
-        if sep and group in ROLE_GROUPS and value not in group_options(group):
+        unknown = [name for name in value.split(",") if name not in group_options(group)] if group in ROLE_GROUPS else []
+        if sep and unknown:
             hint = " or install a package that provides it (ganalyze.assessors entry point)" if group == "assessor" else ""
             raise UnknownNameError(
-                f"unknown {group} {value!r}; known {group}s: {', '.join(group_options(group))}. "
+                f"unknown {group} {unknown[0]!r}; known {group}s: {', '.join(group_options(group))}. "
                 f"A new one is a YAML file in conf/{group}/ with a _target_{hint}."
             )
 
