@@ -49,7 +49,8 @@ from ganalyze.fast_path import PLAIN, FastPath, compute_dtype, prepare_frozen
 REFERENCE_BATCH = 4
 FAST_PATH_NOTE = (f"the default fast path {asdict(FastPath())}: each latent's target is computed once for "
                   f"{FastPath().alphas_per_latent} step sizes, so a batch of b samples holds b/{FastPath().alphas_per_latent} "
-                  "latents; precision auto is bf16 only where the hardware runs it natively.")
+                  "latents; precision auto is bf16 only where the hardware runs it natively and faster "
+                  "(the dtype column says which).")
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the module doc, "Peak memory"
 ALPHA_RANGE = (-0.5, 0.5)  # the reference's default training range
 WORLDS: dict[str, dict[str, Any]] = {
