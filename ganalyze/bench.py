@@ -74,19 +74,22 @@ class Variant:
     fast: FastPath = FastPath()
 
 
-def variants_for(batches: list[int], ablation: bool) -> list[Variant]:
+def variants_for(batches: list[int], ablation: bool, compiled: bool = False) -> list[Variant]:
     """The reference at its batch of 4, ours at 4 and each candidate batch; with ``ablation``, ours at 4
-    with the plain step and with each fast-path setting flipped in turn."""
+    with the plain step and with each fast-path setting flipped in turn; with ``compiled``, ours compiled
+    at each batch."""
     ours = [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
     extra: list[Variant] = []
+    if compiled:
+        extra = [Variant("ours[compile=True]", v.batch, replace(v.fast, compile=True)) for v in ours]
     if ablation:
         default = FastPath()
-        extra = [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
+        extra += [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
             Variant(f"ours[{key}={value}]", REFERENCE_BATCH, replace(default, **{key: value}))
             for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True),
                                ("compile", True))
         ]
-    return [Variant("reference", REFERENCE_BATCH)] + ours + extra
+    return list(dict.fromkeys([Variant("reference", REFERENCE_BATCH)] + ours + extra))
 
 
 @dataclass
@@ -244,11 +247,11 @@ def _clocks(device: torch.device) -> dict[str, float]:
 # ---------------------------------------------------------------- one world on one device (worker process)
 
 def run_world(world: str, device_name: str, batches: list[int], steps: int, matmul_size: int,
-              ablation: bool = False) -> dict[str, Any]:
+              ablation: bool = False, compiled: bool = False) -> dict[str, Any]:
     """Time every variant of one world on one device, interleaving their steps; return results as JSON-able."""
     device = torch.device(device_name)
     generator, assessor = build_world(world, device)
-    variants = variants_for(batches, ablation)
+    variants = variants_for(batches, ablation, compiled)
     inputs = make_inputs(generator, max(v.batch for v in variants))
     memory = PeakMemory(device)
     cache: dict[tuple[bool, bool], tuple[torch.nn.Module, torch.nn.Module]] = {}
@@ -373,6 +376,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--matmul-size", type=int, default=None, help="side of the peak matmul (default 2048 CPU, 8192 GPU)")
     parser.add_argument("--ablation", action="store_true",
                         help="also time ours at batch 4 as the plain step and with each fast-path setting flipped")
+    parser.add_argument("--compile", action="store_true", help="also time ours compiled (torch.compile) at each batch")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -405,7 +409,7 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive.")
     return [{"world": w, "device": d,
              "batches": _int_list(args.batches, "--batches") if args.batches else WORLDS[w]["batches"],
-             "steps": args.steps, "ablation": args.ablation,
+             "steps": args.steps, "ablation": args.ablation, "compiled": args.compile,
              "matmul_size": args.matmul_size or (8192 if d.startswith("cuda") else 2048)}
             for w in worlds for d in devices]
 
@@ -427,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         job = json.loads(args.worker)
         measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"],
-                             job["ablation"])
+                             job["ablation"], job["compiled"])
         Path(job["out"]).write_text(json.dumps(measured))
         return 0
     try:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from assessors.caffenet import ten_crop
-from ganalyze.bench import main
+from ganalyze.bench import main, variants_for
 from ganalyze.reference_step import ten_crop_loop
 
 
@@ -53,3 +53,10 @@ def test_reference_ten_crop_loop_holds_the_same_corners_as_the_batched_crop():
 def test_bench_rejects_bad_batches(tmp_path, capsys, bad):
     assert main(["--worlds", "tiny", "--batches", bad, "--out", str(tmp_path / "b.json")]) == 2
     assert "--batches" in capsys.readouterr().err
+
+
+def test_variants_time_the_reference_once_and_compiled_rows_at_each_of_our_batches():
+    variants = variants_for([16], ablation=True, compiled=True)
+    assert len(set(variants)) == len(variants) and variants[0].step == "reference"
+    assert [(v.step, v.batch) for v in variants if v.fast.compile] == [("ours[compile=True]", 4), ("ours[compile=True]", 16)]
+    assert [v.batch for v in variants if v.step == "ours"] == [4, 16]
