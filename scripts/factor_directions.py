@@ -1,11 +1,17 @@
 """Train a direction with each image-factor assessor on the shapes world and check that it moves its own factor
 (the assessors issue's target): for brightness Spearman ρ(α, Δ brightness) ≥ 0.9 with the true object size
-nearly still (|ρ| ≤ 0.3); for the others ρ ≥ 0.8. Resumable (finished factors are skipped); writes
-<out_dir>/factor_directions.json and .csv.
+nearly still (|ρ| ≤ 0.3); for the others ρ ≥ 0.8. Resumable (a factor whose run folder holds its analysis is
+skipped, whatever the overrides); writes <out_dir>/factor_directions.json and .csv.
 
     OMP_NUM_THREADS=1 python scripts/factor_directions.py out_dir=runs/factor_directions [factors=brightness,redness] \
-        [any ganalyze-train override, e.g. train.steps=500] [<factor>:<override>, for that factor's run only,
-        e.g. brightness:objective=hold]
+        [any ganalyze-train override, e.g. train.steps=500] [<factor>:<override>, for that factor's run only]
+
+The settings that meet the targets (see the assessor configs for why):
+
+    OMP_NUM_THREADS=1 python scripts/factor_directions.py out_dir=runs/factor_directions_seed0 seed=0 \
+        brightness:objective=hold \
+        centeredness:transformer=nonlinear centeredness:train.lr=0.01 centeredness:train.steps=600 \
+        simplicity:transformer=nonlinear simplicity:train.lr=0.01 simplicity:train.steps=600
 """
 
 from __future__ import annotations
