@@ -1,11 +1,13 @@
 """Measure dataset projection on the shapes world (issue 6, item 5), saved as JSON and an example grid.
 
 For each pair [A, B]: held-out real images of variant A are projected onto B, then judged by models that
-never saw a projection: a variant classifier (trained here on real images), the world's shape classifier,
-and the world's pixel measurement of factors. With direction.run_dir=<a ganalyze-train run folder> (trained
-with assessor=dataset_likeness assessor.target=B) it also measures how the variant classifier's
+never saw a projection: variant classifiers trained here on real images (one of A against B, the judge of
+the bar, and one over all the model's data sets), the world's shape classifier, and the world's pixel
+measurement of factors. With direction.run_dir=<a ganalyze-train run folder> (trained with
+assessor=dataset_likeness assessor.target=B) it also measures how the all-data-sets classifier's
 B-probability follows α on held-out seeds. Example:
-    OMP_NUM_THREADS=1 python scripts/eval_projection.py weights=runs/projection/train/model
+    OMP_NUM_THREADS=1 python scripts/eval_projection.py weights=runs/projection/train/model \
+        direction.run_dir=runs/projection/direction_cool
 """
 
 from __future__ import annotations
