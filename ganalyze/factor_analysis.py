@@ -94,11 +94,12 @@ def plot_factors(evaluation: Evaluation, path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(evaluation.sweeps), figsize=(5.2 * len(evaluation.sweeps), 3.8), sharey=True,
                              squeeze=False)
     for ax, (direction, result) in zip(axes[0], evaluation.sweeps.items()):
-        for name, values in {"score": result.scores, **dict(sorted(result.factors.items()))}.items():
+        palette = plt.get_cmap("tab20").colors  # a distinct colour for each of the (up to 13) factors
+        for i, (name, values) in enumerate({"score": result.scores, **dict(sorted(result.factors.items()))}.items()):
             spread = values[:, zero].std()
             delta = change_from_zero(evaluation.alphas, values, CIRCULAR_FACTORS.get(name))
             ax.plot(evaluation.alphas, delta.mean(0) / (spread if spread > 0 else 1.0), marker="o", ms=2,
-                    lw=2.2 if name == "score" else 1.0, color="k" if name == "score" else None, label=name)
+                    lw=2.2 if name == "score" else 1.0, color="k" if name == "score" else palette[i % 20], label=name)
         ax.axvspan(*evaluation.alpha_range, color="grey", alpha=0.12, lw=0)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set(title=f"{direction} direction", xlabel="α", ylabel="mean change from α=0 / spread at α=0")
