@@ -356,7 +356,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         )
     peaks = ", ".join(f"{name} {v['cpu' if name.startswith('cpu') else 'wall'] / 1e9:.1f} GFLOP/s"
                       for name, v in report["matmul_flops_per_s"].items())
-    compiled = "".join(f" Compilation of {r['world']} {r['step']}: {r['compile_seconds']:.0f} s (first step, wall clock)."
+    compiled = "".join(f" Compilation of {r['world']} {r['step']}@{r['batch']}: {r['compile_seconds']:.0f} s (first step, wall clock)."
                        for r in report["results"] if r.get("compile_seconds") is not None)
     lines += ["", f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. Matmul peak (best square "
                   f"product; per CPU-second on CPU): {peaks}. Our step: {report['fast_path_note']}{compiled}"]
