@@ -54,12 +54,13 @@ def check_known_keys(args: list[str]) -> None:
 
     Role groups (generator.*, assessor.*, ...) are left to Hydra: their keys depend on the chosen option.
     """
+    settings = packaged_settings()
     for arg in args:
         key, sep, _ = arg.partition("=")
         path = key.split(".")
         if not sep or arg.startswith(("+", "~", "-")) or path[0] in ROLE_GROUPS + ("hydra",):
             continue
-        node: Any = packaged_settings()
+        node: Any = settings
         for depth, part in enumerate(path):
             if not isinstance(node, dict) or part not in node:
                 where = ".".join(path[:depth])
