@@ -74,14 +74,13 @@ class Variant:
     fast: FastPath = FastPath()
 
 
-def variants_for(batches: list[int], ablation: bool, compiled: bool = False) -> list[Variant]:
+def variants_for(batches: list[int], ablation: bool, settings: list[dict[str, Any]] = ()) -> list[Variant]:
     """The reference at its batch of 4, ours at 4 and each candidate batch; with ``ablation``, ours at 4
-    with the plain step and with each fast-path setting flipped in turn; with ``compiled``, ours compiled
-    at each batch."""
+    with the plain step and with each fast-path setting flipped in turn; for each of ``settings`` (fast-path
+    settings, e.g. {"compile": True}), ours with them at each batch."""
     ours = [Variant("ours", b) for b in sorted(set([REFERENCE_BATCH] + batches))]
-    extra: list[Variant] = []
-    if compiled:
-        extra = [Variant("ours[compile=True]", v.batch, replace(v.fast, compile=True)) for v in ours]
+    extra = [Variant(f"ours[{','.join(f'{k}={v}' for k, v in changes.items())}]", v.batch, replace(v.fast, **changes))
+             for changes in settings for v in ours]
     if ablation:
         default = FastPath()
         extra += [Variant("ours[plain]", REFERENCE_BATCH, PLAIN)] + [
@@ -135,12 +134,12 @@ def make_inputs(generator: torch.nn.Module, n: int, seed: int = 0) -> tuple[torc
 
 
 def prepared_models(generator: torch.nn.Module, assessor: torch.nn.Module, fast: FastPath,
-                    cache: dict[tuple[bool, bool], tuple[torch.nn.Module, torch.nn.Module]]
+                    cache: dict[tuple[Any, ...], tuple[torch.nn.Module, torch.nn.Module]]
                     ) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The models as our step runs them: the originals for the plain step, else one prepared copy per layout."""
     if fast == PLAIN:
         return generator, assessor
-    key = (fast.channels_last, fast.compile)
+    key = (fast.channels_last, fast.compile, fast.memory_budget)
     if key not in cache:
         cache[key] = (prepare_frozen(copy.deepcopy(generator), fast), prepare_frozen(copy.deepcopy(assessor), fast))
     return cache[key]
@@ -247,30 +246,36 @@ def _clocks(device: torch.device) -> dict[str, float]:
 # ---------------------------------------------------------------- one world on one device (worker process)
 
 def run_world(world: str, device_name: str, batches: list[int], steps: int, matmul_size: int,
-              ablation: bool = False, compiled: bool = False) -> dict[str, Any]:
+              ablation: bool = False, settings: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """Time every variant of one world on one device, interleaving their steps; return results as JSON-able."""
     device = torch.device(device_name)
     generator, assessor = build_world(world, device)
-    variants = variants_for(batches, ablation, compiled)
+    variants = variants_for(batches, ablation, settings)
     inputs = make_inputs(generator, max(v.batch for v in variants))
     memory = PeakMemory(device)
-    cache: dict[tuple[bool, bool], tuple[torch.nn.Module, torch.nn.Module]] = {}
-    runners = {v: make_step(v, *((generator, assessor) if v.step == "reference" else
-                                 prepared_models(generator, assessor, v.fast, cache)), inputs, device)
-               for v in variants}
+    cache: dict[tuple[Any, ...], tuple[torch.nn.Module, torch.nn.Module]] = {}
+
+    def runner(v: Variant) -> Callable[[], None]:
+        models = (generator, assessor) if v.step == "reference" else prepared_models(generator, assessor, v.fast, cache)
+        return make_step(v, *models, inputs, device)
+
+    runners = {v: runner(v) for v in variants}
+    # Decided first: the precision probe (fast_path.bf16_is_faster) must not run inside the FLOP counter.
+    dtypes = {v: torch.float32 if v.step == "reference" else compute_dtype(v.fast.precision, device) for v in variants}
     # Counting FLOPs doubles as the warm-up step. Compiled code hides its operations from the counter, so a
-    # compiled variant takes the count of its eager twin (same operations) and its warm-up is timed instead.
+    # compiled variant takes the count of its eager twin (the useful work: recomputation under a memory
+    # budget is not counted) and its warm-up is timed instead.
     flops = {v: count_flops(run) for v, run in runners.items() if not v.fast.compile}
     compile_seconds: dict[Variant, float] = {}
     for v in (v for v in variants if v.fast.compile):
         start = time.perf_counter()
         runners[v]()
         compile_seconds[v] = time.perf_counter() - start
-        flops[v] = flops[Variant("ours", v.batch, replace(v.fast, compile=False))]
+        twin = Variant("ours", v.batch, replace(v.fast, compile=False, memory_budget=1.0))
+        flops[v] = flops[twin] if twin in flops else count_flops(runner(twin))
     wall: dict[Variant, list[float]] = {v: [] for v in variants}
     cpu: dict[Variant, list[float]] = {v: [] for v in variants}
     peaks: dict[Variant, int] = {v: 0 for v in variants}
-    dtypes = {v: torch.float32 if v.step == "reference" else compute_dtype(v.fast.precision, device) for v in variants}
     matmul = {dtype: matmul_flops_per_s(device, dtype, matmul_size) for dtype in set(dtypes.values())}
     for _ in range(steps):
         for variant, run in runners.items():
@@ -376,7 +381,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--matmul-size", type=int, default=None, help="side of the peak matmul (default 2048 CPU, 8192 GPU)")
     parser.add_argument("--ablation", action="store_true",
                         help="also time ours at batch 4 as the plain step and with each fast-path setting flipped")
-    parser.add_argument("--compile", action="store_true", help="also time ours compiled (torch.compile) at each batch")
+    parser.add_argument("--variant", action="append", default=[], metavar="SETTINGS",
+                        help="also time ours with these fast-path settings at each batch, e.g. compile=true or "
+                             "compile=true,memory_budget=0.3 (repeatable)")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -390,6 +397,30 @@ def _int_list(text: str, what: str) -> list[int]:
     if not values or min(values) <= 0:
         raise ConfigError(f"{what}={text!r} must be positive whole numbers separated by commas, e.g. 4,8,16.")
     return values
+
+
+def fast_settings(text: str) -> dict[str, Any]:
+    """Fast-path settings from ``key=value,key=value`` (values typed like the FastPath fields), checked."""
+    fields = FastPath.__dataclass_fields__
+    changes: dict[str, Any] = {}
+    for item in (i.strip() for i in text.split(",") if i.strip()):
+        key, sep, value = item.partition("=")
+        if not sep or key not in fields:
+            raise ConfigError(f"--variant {text!r}: {item!r} is not key=value with a key from {', '.join(fields)}.")
+        kind = type(getattr(FastPath(), key))
+        if kind is bool and value.lower() not in ("true", "false"):
+            raise ConfigError(f"--variant {text!r}: {key} takes true or false, not {value!r}.")
+        try:
+            changes[key] = value.lower() == "true" if kind is bool else kind(value)
+        except ValueError:
+            raise ConfigError(f"--variant {text!r}: {key}={value!r} is not a {kind.__name__}.") from None
+    if not changes:
+        raise ConfigError(f"--variant {text!r} names no setting; e.g. --variant compile=true.")
+    try:
+        FastPath.from_config(changes)  # checks the values
+    except ConfigError as err:
+        raise ConfigError(f"--variant {text!r}: {err}") from None
+    return changes
 
 
 def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -409,7 +440,7 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive.")
     return [{"world": w, "device": d,
              "batches": _int_list(args.batches, "--batches") if args.batches else WORLDS[w]["batches"],
-             "steps": args.steps, "ablation": args.ablation, "compiled": args.compile,
+             "steps": args.steps, "ablation": args.ablation, "settings": [fast_settings(v) for v in args.variant],
              "matmul_size": args.matmul_size or (8192 if d.startswith("cuda") else 2048)}
             for w in worlds for d in devices]
 
@@ -431,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         job = json.loads(args.worker)
         measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"],
-                             job["ablation"], job["compiled"])
+                             job["ablation"], job["settings"])
         Path(job["out"]).write_text(json.dumps(measured))
         return 0
     try:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from assessors.caffenet import ten_crop
-from ganalyze.bench import main, variants_for
+from ganalyze.bench import fast_settings, main, variants_for
 from ganalyze.reference_step import ten_crop_loop
 
 
@@ -55,8 +55,20 @@ def test_bench_rejects_bad_batches(tmp_path, capsys, bad):
     assert "--batches" in capsys.readouterr().err
 
 
-def test_variants_time_the_reference_once_and_compiled_rows_at_each_of_our_batches():
-    variants = variants_for([16], ablation=True, compiled=True)
+def test_variants_time_the_reference_once_and_each_setting_at_each_of_our_batches():
+    variants = variants_for([16], ablation=True, settings=[{"compile": True, "memory_budget": 0.3}])
     assert len(set(variants)) == len(variants) and variants[0].step == "reference"
-    assert [(v.step, v.batch) for v in variants if v.fast.compile] == [("ours[compile=True]", 4), ("ours[compile=True]", 16)]
+    budgeted = [(v.step, v.batch) for v in variants if v.fast.memory_budget == 0.3]
+    assert budgeted == [("ours[compile=True,memory_budget=0.3]", 4), ("ours[compile=True,memory_budget=0.3]", 16)]
     assert [v.batch for v in variants if v.step == "ours"] == [4, 16]
+
+
+def test_variant_settings_are_typed_like_the_fast_path():
+    assert fast_settings("compile=true, memory_budget=0.3,alphas_per_latent=2") == {
+        "compile": True, "memory_budget": 0.3, "alphas_per_latent": 2}
+
+
+@pytest.mark.parametrize("bad", ["compile=yes", "speed=2", "memory_budget=0", "memory_budget=x", "", "compile"])
+def test_bench_rejects_bad_variants(tmp_path, capsys, bad):
+    assert main(["--worlds", "tiny", "--variant", bad, "--out", str(tmp_path / "b.json")]) == 2
+    assert "--variant" in capsys.readouterr().err

@@ -14,7 +14,8 @@ from torch import nn
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
 from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_faster, bf16_is_native, compact_activations,
-                                compute_dtype, freeze_spectral_norms, repeated_batch)
+                                compute_dtype, freeze_spectral_norms, repeated_batch,
+                                within_memory_budget)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.score import ScoreObjective
 from ganalyze.training import TrainSettings, train, train_step
@@ -67,6 +68,24 @@ def test_auto_precision_follows_the_hardware_and_bad_names_fail():
         FastPath(precision="fp8")
     with pytest.raises(ConfigError, match="alphas_per_latent"):
         FastPath(alphas_per_latent=0)
+
+
+@pytest.mark.parametrize("budget", [0.0, -0.5, 1.5])
+def test_memory_budget_outside_the_unit_interval_fails(budget):
+    with pytest.raises(ConfigError, match="memory_budget"):
+        FastPath(memory_budget=budget)
+
+
+def test_memory_budget_is_set_while_the_compiled_forward_runs_and_restored_after():
+    import torch._functorch.config as partitioner
+
+    def read_budget(x: torch.Tensor) -> float:
+        return partitioner.activation_memory_budget
+
+    before = partitioner.activation_memory_budget
+    assert within_memory_budget(read_budget, 0.3)(torch.zeros(1)) == 0.3
+    assert partitioner.activation_memory_budget == before
+    assert within_memory_budget(read_budget, 1.0) is read_budget
 
 
 def test_repeated_batch_runs_the_networks_once_and_equals_the_repeated_run():
