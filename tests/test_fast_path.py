@@ -14,7 +14,7 @@ from torch import nn
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
 from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_faster, bf16_is_native, compact_activations,
-                                compute_dtype, freeze_spectral_norms, repeated_batch,
+                                compute_dtype, freeze_spectral_norms, prepare_frozen, repeated_batch,
                                 within_memory_budget)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.score import ScoreObjective
@@ -117,15 +117,19 @@ def test_fast_path_from_config_names_unknown_settings():
         FastPath.from_config({"preciison": "fp32"})
 
 
-def trained_theta(z, y, alpha, fast: FastPath) -> torch.Tensor:
-    """θ after one train_step from a fixed start on a tiny random BigGAN with the brightness assessor."""
+def trained_theta(z, y, alpha, fast: FastPath, device: str = "cpu", prepare: bool = False) -> torch.Tensor:
+    """θ after one train_step from a fixed start on a tiny random BigGAN with the brightness assessor, on
+    ``device``; with ``prepare``, the generator is prepared as training prepares it (layout, compile)."""
     generator = tiny_biggan().eval().requires_grad_(False)
+    if prepare:
+        prepare_frozen(generator, fast)
     objective = ScoreObjective(create_assessor("brightness"))
     torch.manual_seed(0)
-    transformer = LinearTransformer(generator.dim_z)
+    transformer = LinearTransformer(generator.dim_z).to(device)
     optimizer = torch.optim.SGD(transformer.parameters(), lr=10.0)
-    train_step(generator, transformer, objective, optimizer, z, y, alpha, fast=fast)
-    return transformer.theta.detach()
+    train_step(generator.to(device), transformer, objective.to(device), optimizer, z.to(device), y.to(device),
+               alpha.to(device), fast=fast)
+    return transformer.theta.detach().cpu()
 
 
 def test_shared_targets_give_the_step_of_the_repeated_latents():
