@@ -95,25 +95,28 @@ def prepare_frozen(module: nn.Module, fast: FastPath) -> nn.Module:
     if fast.channels_last:
         module.to(memory_format=torch.channels_last)
     if fast.compile:  # the forward alone: hooks (see repeated_batch) stay outside the compiled code
-        module.forward = within_memory_budget(torch.compile(module.forward), fast.memory_budget)
+        module.forward = torch.compile(module.forward, backend=compile_backend(fast.memory_budget))
     return module
 
 
-def within_memory_budget(compiled: Callable[..., Any], budget: float) -> Callable[..., Any]:
-    """``compiled`` run with the partitioner's activation memory budget set (see FastPath.memory_budget).
+@functools.cache
+def compile_backend(memory_budget: float) -> str | Callable[..., Any]:
+    """torch.compile's backend for a memory budget (see FastPath.memory_budget): inductor, with the partitioner's
+    activation budget set while it compiles.
 
-    Set around every call, not globally, since compilation happens at the first call (and at recompiles)
-    and other compiled code in the process keeps its own setting.
+    A backend of its own per budget, since Dynamo reuses a compiled graph for every module sharing the forward's
+    code unless the backend differs (measured: a second copy compiled under 0.3 kept the first copy's 1.0 graph).
     """
-    if budget == 1.0:
-        return compiled
+    if memory_budget == 1.0:
+        return "inductor"
 
-    @functools.wraps(compiled)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with torch._functorch.config.patch(activation_memory_budget=budget):
-            return compiled(*args, **kwargs)
+    def inductor_within_budget(graph: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        from torch._inductor.compile_fx import compile_fx
 
-    return run
+        with torch._functorch.config.patch(activation_memory_budget=memory_budget):
+            return compile_fx(graph, example_inputs)
+
+    return inductor_within_budget
 
 
 def bf16_is_native(device: torch.device) -> bool:

@@ -14,8 +14,7 @@ from torch import nn
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
 from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_faster, bf16_is_native, compact_activations,
-                                compute_dtype, freeze_spectral_norms, prepare_frozen, repeated_batch,
-                                within_memory_budget)
+                                compile_backend, compute_dtype, freeze_spectral_norms, prepare_frozen, repeated_batch)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.score import ScoreObjective
 from ganalyze.training import TrainSettings, train, train_step
@@ -76,16 +75,15 @@ def test_memory_budget_outside_the_unit_interval_fails(budget):
         FastPath(memory_budget=budget)
 
 
-def test_memory_budget_is_set_while_the_compiled_forward_runs_and_restored_after():
+def test_memory_budget_backend_compiles_with_the_partitioner_budget_set(monkeypatch):
     import torch._functorch.config as partitioner
+    import torch._inductor.compile_fx
 
-    def read_budget(x: torch.Tensor) -> float:
-        return partitioner.activation_memory_budget
-
+    monkeypatch.setattr(torch._inductor.compile_fx, "compile_fx", lambda graph, inputs: partitioner.activation_memory_budget)
     before = partitioner.activation_memory_budget
-    assert within_memory_budget(read_budget, 0.3)(torch.zeros(1)) == 0.3
+    assert compile_backend(0.3)(None, []) == 0.3
     assert partitioner.activation_memory_budget == before
-    assert within_memory_budget(read_budget, 1.0) is read_budget
+    assert compile_backend(1.0) == "inductor" and compile_backend(0.3) is compile_backend(0.3)
 
 
 def test_repeated_batch_runs_the_networks_once_and_equals_the_repeated_run():
