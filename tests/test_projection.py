@@ -244,6 +244,28 @@ def test_dataset_likeness_assessor_gradient_reaches_the_image(tmp_path) -> None:
         create_assessor("dataset_likeness", target="zebra", weights=str(tmp_path / "p"))
 
 
+def test_dataset_likeness_probability_output(tmp_path) -> None:
+    from assessors import create_assessor
+
+    tiny_model().save_pretrained(tmp_path / "p")
+    log_p = create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"))
+    prob = create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), output="probability")
+    images = torch.rand(4, 3, 16, 16)
+    assert prob.score_range == (0.0, 1.0) and log_p.score_range == (float("-inf"), 0.0)
+    assert torch.allclose(prob(images), log_p(images).exp()) and ((prob(images) >= 0) & (prob(images) <= 1)).all()
+    with pytest.raises(ConfigError, match="odds"):
+        create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), output="odds")
+
+
+def test_typicality_is_the_mixture_log_likelihood_per_code_dimension() -> None:
+    model = tiny_model()
+    images = torch.rand(5, 3, 16, 16)
+    codes = model.autoencoder.encode(images)
+    per_label = torch.stack([model.flow.log_prob(codes, torch.full((5,), k)) for k in range(3)])  # (K, N)
+    expected = (per_label.exp().mean(0).log()) / model.flow.dim
+    assert torch.allclose(model.typicality(images), expected, atol=1e-4, rtol=1e-4)
+
+
 def compose_config(name: str, overrides: list[str]):
     """A packaged Hydra config, composed as the command line would."""
     from hydra import compose, initialize_config_module

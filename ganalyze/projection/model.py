@@ -6,6 +6,7 @@ holds the data-set names, so a folder is self-describing.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -57,10 +58,20 @@ class ProjectionModel(nn.Module):
         """Images of data sets ``source`` -> the same content rendered as data sets ``target``."""
         return self.render(self.to_prior(images, source), target)
 
+    def class_log_likelihoods(self, images: torch.Tensor) -> torch.Tensor:
+        """log p(E(x) | y) for every data set y: (N, K)."""
+        return self.flow.class_log_likelihoods(self.autoencoder.encode(self.resize(images)))
+
     def log_posterior(self, images: torch.Tensor) -> torch.Tensor:
         """log p(y | x) for every data set y, by Bayes with a uniform prior over the flow's likelihoods: (N, K)."""
-        ll = self.flow.class_log_likelihoods(self.autoencoder.encode(self.resize(images)))
+        ll = self.class_log_likelihoods(images)
         return ll - torch.logsumexp(ll, dim=1, keepdim=True)
+
+    def typicality(self, images: torch.Tensor) -> torch.Tensor:
+        """log p(E(x)) per code dimension under the uniform mixture of the data sets, (N,): low for images unlike
+        every data set (such as colours or backgrounds none of them holds), where log p(y | x) means little."""
+        ll = self.class_log_likelihoods(images)
+        return (torch.logsumexp(ll, dim=1) - math.log(ll.shape[1])) / self.flow.dim
 
     def save_pretrained(self, folder: str | os.PathLike) -> None:
         """Write ``folder/autoencoder`` and ``folder/flow``."""
