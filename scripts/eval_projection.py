@@ -5,8 +5,10 @@ never saw a projection: variant classifiers trained here on real images (one of 
 the bar, and one over all the model's data sets), the world's shape classifier, and the world's pixel
 measurement of factors. With direction.run_dir=<a ganalyze-train run folder> (trained with
 assessor=dataset_likeness assessor.target=B) it also measures how the all-data-sets classifier's
-B-probability follows α on held-out seeds. Example:
-    OMP_NUM_THREADS=1 python scripts/eval_projection.py weights=runs/projection/train/model \
+B-probability follows α on held-out seeds, over the α range the direction was trained on. Example:
+    ganalyze-train assessor=dataset_likeness assessor.target=cool assessor.output=probability \
+        "train.alpha_range=[-1,1]" run_dir=runs/projection/direction_cool logger=none
+    OMP_NUM_THREADS=1 python scripts/eval_projection.py weights=ganalyze/weights/projection \
         direction.run_dir=runs/projection/direction_cool
 """
 
@@ -155,12 +157,14 @@ class TargetProbability(nn.Module):
         return self.judge(images).softmax(1)[:, self.index]
 
 
-def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, Any]:
+def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: DictConfig) -> dict[str, Any]:
     """Sweep a trained direction over held-out seeds and α; how the judge's P(target) follows α.
 
     ρ is the package's usual Spearman ρ between α and each seed's change from α = 0, pooled over seeds
     (as for every other direction, see ganalyze.evaluation.change_metrics); the per-seed median and the
-    ρ of the mean curve are reported too.
+    ρ of the mean curve are reported too. The projection model's typicality (log p(E(x)) per code dimension,
+    ProjectionModel.typicality) along α, beside that of held-out real images, tells whether the walk stays
+    among images like the data sets, where both the assessor and the judge mean something.
     """
     d = cfg.direction
     run_dir = Path(d.run_dir)
@@ -175,6 +179,9 @@ def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, A
     result = sweep(generator, transformer, TargetProbability(judge, str(d.target)), z, y, alphas, settings,
                    world_tools(generator, "auto"), "direction")  # world tools: shape class of every image
     p = result.scores  # (seeds, alphas)
+    typical = sweep(generator, transformer, model.typicality, z, y, alphas, settings, None, "typicality").scores
+    real = torch.cat([load_variant(name).sample(settings.num_seeds, seed=int(cfg.seed))[0] for name in model.labels])
+    real_typical = in_batches(model.typicality, real).numpy()
     per_seed = [spearmanr(alphas, row).statistic for row in p if np.ptp(row) > 0]
     change = change_metrics(alphas, p, inside)
     report = {
@@ -186,6 +193,9 @@ def evaluate_direction(judge: VariantClassifier, cfg: DictConfig) -> dict[str, A
         "spearman_per_seed_median": float(np.median(per_seed)) if per_seed else None,
         "class_preserved": (float((result.predicted == y.numpy()[:, None]).mean())
                             if result.predicted is not None else None),
+        "mean_typicality": typical.mean(0).tolist(),
+        "real_typicality_median_and_5th_percentile": [float(np.median(real_typical)),
+                                                      float(np.percentile(real_typical, 5))],
     }
     report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8}
     return report
@@ -207,7 +217,7 @@ def main(cfg: DictConfig) -> None:
     report = {"weights": str(cfg.weights), "labels": model.labels,
               "variant_classifier_held_out_accuracy": accuracies, "pairs": pairs}
     if cfg.direction.run_dir is not None:
-        report["direction"] = evaluate_direction(all_sets, cfg)
+        report["direction"] = evaluate_direction(all_sets, model, cfg)
     (out / "eval_projection.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
