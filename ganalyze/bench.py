@@ -271,7 +271,7 @@ def run_world(world: str, device_name: str, batches: list[int], steps: int, matm
         start = time.perf_counter()
         runners[v]()
         compile_seconds[v] = time.perf_counter() - start
-        twin = Variant("ours", v.batch, replace(v.fast, compile=False, memory_budget=1.0))
+        twin = Variant("ours", v.batch, replace(v.fast, compile=False, memory_budget=FastPath().memory_budget))
         flops[v] = flops[twin] if twin in flops else count_flops(runner(twin))
     wall: dict[Variant, list[float]] = {v: [] for v in variants}
     cpu: dict[Variant, list[float]] = {v: [] for v in variants}

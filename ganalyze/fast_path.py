@@ -20,7 +20,9 @@
 - memory_budget (with compile): the fraction of the activations the compiled graphs may keep for the
   backward pass (torch._functorch.config.activation_memory_budget). Below 1 the partitioner recomputes cheap
   element-wise work (normalisations, activations) in the backward pass instead of storing its outputs, and
-  keeps convolutions and matmuls stored: memory falls with little extra arithmetic.
+  keeps convolutions and matmuls stored: memory falls with little extra arithmetic. 0.3 by default
+  (BigGAN-deep-128 + MemNet: 0.43x the reference's memory per sample on the CPU, 0.41x on an H100, where it
+  also ran faster than the unbudgeted compile; ignored without compile).
 
 Measured and dropped: recomputing the assessor's forward in the backward pass (torch.utils.checkpoint) left
 the peak unchanged, as the assessor is the first network differentiated, while all of G's activations are
@@ -58,7 +60,7 @@ class FastPath:
     channels_last: bool = True
     compact_activations: bool = False
     compile: bool = False
-    memory_budget: float = 1.0
+    memory_budget: float = 0.3
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
