@@ -139,7 +139,7 @@ def prepared_models(generator: torch.nn.Module, assessor: torch.nn.Module, fast:
     """The models as our step runs them: the originals for the plain step, else one prepared copy per layout."""
     if fast == PLAIN:
         return generator, assessor
-    key = (fast.channels_last, fast.compile, fast.memory_budget)
+    key = (fast.channels_last, fast.compile, fast.memory_budget if fast.compile else None)  # the budget acts only compiled
     if key not in cache:
         cache[key] = (prepare_frozen(copy.deepcopy(generator), fast), prepare_frozen(copy.deepcopy(assessor), fast))
     return cache[key]

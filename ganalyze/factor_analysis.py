@@ -93,8 +93,8 @@ def plot_factors(evaluation: Evaluation, path: str | Path) -> Path:
     zero = zero_index(evaluation.alphas)
     fig, axes = plt.subplots(1, len(evaluation.sweeps), figsize=(5.2 * len(evaluation.sweeps), 3.8), sharey=True,
                              squeeze=False)
+    palette = plt.get_cmap("tab20").colors  # a distinct colour for each of the (up to 13) factors
     for ax, (direction, result) in zip(axes[0], evaluation.sweeps.items()):
-        palette = plt.get_cmap("tab20").colors  # a distinct colour for each of the (up to 13) factors
         for i, (name, values) in enumerate({"score": result.scores, **dict(sorted(result.factors.items()))}.items()):
             spread = values[:, zero].std()
             delta = change_from_zero(evaluation.alphas, values, CIRCULAR_FACTORS.get(name))

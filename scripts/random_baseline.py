@@ -86,10 +86,10 @@ def linear_tradeoff(gradients: np.ndarray, units: np.ndarray, alphas: np.ndarray
     mean = gradients.mean(0)
     spread = gradients - mean
     cov = spread.T @ spread / len(gradients) + 1e-6 * np.eye(len(mean)) * np.trace(spread.T @ spread) / len(gradients)
+    best = np.linalg.solve(cov, mean)
     rows = []
     for scale in LINEAR_SCALES:
         scaled = spread + scale * mean
-        best = np.linalg.solve(cov, mean)
         rows.append({"mean_gradient_scale": scale, "consistency": consistency(scaled),
                      "best_direction_rho": rho(alphas, alphas[None, :] * (scaled @ best)[:, None]),
                      "random_mean_abs_rho": float(np.mean([abs(rho(alphas, alphas[None, :] * (scaled @ u)[:, None]))

@@ -1,6 +1,6 @@
 """ganalyze-project-train and ganalyze-project: train the dataset-projection models, project images with them.
 
-    ganalyze-project-train                          # autoencoder + flow on warm, cool, centered (~22 min, 1 core)
+    ganalyze-project-train                          # autoencoder + flow on warm, cool, centered (14 min with threads=2, 26 min on one busy core)
     ganalyze-project weights=runs/projection/train/model source=warm
 """
 

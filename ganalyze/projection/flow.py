@@ -177,8 +177,9 @@ class MapFlow(nn.Module):
 class ConditionalFlow(nn.Module):
     """T(h | y): codes h = [spatial map (C, H, W) flattened, global vector (G)] and data-set ids -> z ~ N(0, I).
 
-    Two independent parts, log p(h | y) = log p(map | y) + log p(global | y): a convolutional flow on the
-    map (squeezed 2×2 into channels when it has fewer than 2) and a dense flow on the global vector. A
+    Two parts, log p(h | y) = log p(map | y) + log p(global | map, y): a convolutional flow on the map
+    (squeezed 2×2 into channels when it has fewer than 2) and a dense flow on the global vector, which sees
+    a summary of the map when context_dim > 0. A
     projection T⁻¹(T(h | A) | B) therefore changes the map (where and what outline) only as far as A's
     and B's maps differ, and the global vector (colour, brightness, background) as theirs differ.
     """
