@@ -5,4 +5,5 @@ import assessors.factors  # noqa: F401
 import assessors.memnet  # noqa: F401
 import assessors.object_size  # noqa: F401
 import assessors.dataset_likeness  # noqa: F401
+import assessors.variant_classifier  # noqa: F401
 import assessors.shapes_size  # noqa: F401

@@ -23,14 +23,13 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from scipy.stats import spearmanr, wasserstein_distance
-from torch import nn
 
 from ganalyze.build import build_generator
 from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, sweep, world_tools
 from ganalyze.projection.datasets import split_held_out, world_sets
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, save_grid
-from ganalyze.projection.variant_classifier import VariantClassifier, train_variant_classifier
+from ganalyze.projection.variant_classifier import TargetProbability, VariantClassifier, train_variant_classifier
 from ganalyze.world import MEASURED_FACTORS, load_variant, measure
 from ganalyze.sampling import held_out_seeds, latents_for_seeds
 from ganalyze.transformers import load_transformer
@@ -144,17 +143,6 @@ def evaluate_pair(model: ProjectionModel, judges: dict[str, VariantClassifier], 
     save_grid(projection_grid(model, images[:k], torch.full((k,), src)), [f"input ({a})"] + model.labels,
               out / f"examples_{a}_to_{b}.png")
     return result
-
-
-class TargetProbability(nn.Module):
-    """The variant classifier's probability of one data set, shaped like an assessor's scores (N,)."""
-
-    def __init__(self, judge: VariantClassifier, target: str):
-        super().__init__()
-        self.judge, self.index = judge, judge.labels.index(target)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.judge(images).softmax(1)[:, self.index]
 
 
 def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: DictConfig) -> dict[str, Any]:

@@ -315,3 +315,23 @@ def test_shipped_weights_score_cool_images_as_cool() -> None:
         cool = assessor(load_variant("cool").sample(16, seed=3_000_000)[0])
         warm = assessor(load_variant("warm").sample(16, seed=3_000_000)[0])
     assert cool.median() > -1.0 and warm.median() < -5.0  # log p(cool | x): near 0 for cool, far below for warm
+
+
+def test_variant_classifier_assessor_scores_the_judges_probability(tmp_path) -> None:
+    from assessors import create_assessor, list_assessors
+
+    assert "variant_classifier" in list_assessors()
+    torch.manual_seed(0)
+    judge = VariantClassifier(["cool", "warm"], resolution=16, width=4)
+    judge.save_pretrained(tmp_path / "judge")
+    assessor = create_assessor("variant_classifier", weights=str(tmp_path / "judge"), target="warm")
+    images = torch.rand(3, 3, 20, 20, requires_grad=True)  # another size than the judge's: resized inside
+    scores = assessor(images)
+    assert assessor.score_range == (0.0, 1.0) and scores.shape == (3,)
+    assert torch.allclose(scores, judge(images).softmax(1)[:, 1])
+    scores.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    with pytest.raises(UnknownNameError, match="zebra"):
+        create_assessor("variant_classifier", weights=str(tmp_path / "judge"), target="zebra")
+    with pytest.raises(ValueError):
+        assessor(torch.rand(3, 1, 20, 20))

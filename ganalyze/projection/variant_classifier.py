@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganalyze.errors import UnknownNameError
 from ganalyze.pretrained import load_pretrained, save_pretrained
 from ganalyze.projection.datasets import LabelledImages
 from ganalyze.projection.train import optimise, random_rows
@@ -56,6 +57,23 @@ class VariantClassifier(nn.Module):
         """Load a folder written by save_pretrained (safe, strict keys), frozen and in eval mode."""
         return load_pretrained(cls, folder)
 
+
+
+class TargetProbability(nn.Module):
+    """A variant classifier's probability of one data set, (N,), shaped like an assessor's scores: the judge of
+    a direction toward that data set, or (as the ``variant_classifier`` assessor) its training signal."""
+
+    score_range = (0.0, 1.0)
+
+    def __init__(self, judge: VariantClassifier, target: str):
+        super().__init__()
+        if target not in judge.labels:
+            raise UnknownNameError(f"unknown data set {target!r}; this variant classifier knows {', '.join(judge.labels)}.")
+        self.judge, self.index = judge, judge.labels.index(target)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] (N, 3, H, W) -> p(target | x), (N,)."""
+        return self.judge(images).softmax(1)[:, self.index]
 
 def train_variant_classifier(data: LabelledImages, cfg: dict[str, Any], folder: Path) -> VariantClassifier:
     """Cross-entropy training on real labelled images; checkpointed in and saved to ``folder``."""
