@@ -1,0 +1,92 @@
+"""How high the direction bar's pooled ρ can go for a linear direction at all, by searching θ for it directly.
+
+The bar of issue 6 is the pooled Spearman ρ between α and each seed's change of a variant classifier's
+P(target) (scripts/eval_projection.py). GANalyze's objective does not maximise that number; this script does:
+a (1+8) evolution strategy over θ, starting from a trained direction, keeps the candidate with the highest ρ
+on 200 fit seeds (below 2**62, so disjoint from the held-out evaluation seeds), then measures ρ on the
+held-out seeds. It writes <out>/direction_search.json and a run folder (<out>/config.yaml, <out>/transformer)
+that eval_projection.py measures like any trained direction (class kept, typicality along α):
+
+    OMP_NUM_THREADS=1 python scripts/direction_search.py runs/projection/direction_cool_p_s0 \\
+        runs/projection/eval_p_s0/variant_classifier_warm_cool_centered runs/projection/direction_cool_search
+    python scripts/eval_projection.py weights=ganalyze/weights/projection \\
+        direction.run_dir=runs/projection/direction_cool_search out_dir=runs/projection/eval_search
+
+Arguments: run folder of a linear direction, VariantClassifier folder (the judge), output folder,
+[iterations (50)], [target data set (cool)]. The judge is also what is searched on: the result is an upper
+reference for the bar, not a way to train directions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # one sweep per candidate: no progress bar for each
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from ganalyze.build import build_generator
+from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, sweep
+from ganalyze.projection.variant_classifier import TargetProbability, VariantClassifier
+from ganalyze.sampling import held_out_seeds, latents_for_seeds
+from ganalyze.transformers import load_transformer
+
+FIT_SEEDS = range(100_000, 100_200)
+CANDIDATES = 8  # per iteration
+STEP = 0.1  # first mutation scale, relative to |θ|; ×1.5 after a success, ×0.8 after a failure
+
+
+def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target: str = "cool") -> dict:
+    """Search θ for the judge's pooled ρ on fit seeds, report fit and held-out ρ, write the found direction."""
+    torch.set_num_threads(1)
+    run_cfg = OmegaConf.load(run / "config.yaml")
+    generator = build_generator(run_cfg.generator)
+    transformer = load_transformer(run / "transformer")
+    judge = TargetProbability(VariantClassifier.from_pretrained(judge_folder), target)
+    settings = EvalSettings(num_seeds=len(FIT_SEEDS), alpha_scale=1.0, num_alphas=9)
+    alphas = alpha_grid(tuple(run_cfg.train.alpha_range), 1.0, settings.num_alphas)
+    every = np.ones(len(alphas), dtype=bool)
+    fit, held = latents_for_seeds(generator, FIT_SEEDS), latents_for_seeds(generator, held_out_seeds(len(FIT_SEEDS)))
+
+    def rho(theta: torch.Tensor, latents: tuple[torch.Tensor, torch.Tensor]) -> float:
+        with torch.no_grad():
+            transformer.theta.copy_(theta)
+        scores = sweep(generator, transformer, judge, *latents, alphas, settings, None, "search").scores
+        return float(change_metrics(alphas, scores, every)["spearman"])
+
+    start = transformer.theta.detach().clone()
+    theta, best = start.clone(), rho(start, fit)
+    report = {"run": str(run), "judge": str(judge_folder), "target": target, "alphas": alphas.tolist(),
+              "start": {"fit": best, "held_out": rho(start, held), "norm": float(start.norm())}, "trace": []}
+    step, gen = STEP * float(start.norm()), torch.Generator().manual_seed(0)
+    for i in range(iterations):
+        candidates = [theta + step * torch.randn(theta.shape, generator=gen) for _ in range(CANDIDATES)]
+        values = [rho(c, fit) for c in candidates]
+        j = int(np.argmax(values))
+        if values[j] > best:
+            best, theta, step = values[j], candidates[j], step * 1.5
+        else:
+            step *= 0.8
+        report["trace"].append({"iteration": i, "fit": best, "norm": float(theta.norm())})
+        print(f"iteration {i}: fit rho {best:.4f}, |theta| {float(theta.norm()):.2f}", flush=True)
+    report["found"] = {"fit": best, "held_out": rho(theta, held), "norm": float(theta.norm())}
+    with torch.no_grad():
+        transformer.theta.copy_(theta)
+    out.mkdir(parents=True, exist_ok=True)
+    transformer.save_pretrained(out / "transformer")
+    shutil.copy(run / "config.yaml", out / "config.yaml")
+    (out / "direction_search.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("start", "found")}, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (4, 5, 6):
+        sys.exit(__doc__)
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]), *sys.argv[5:6])
