@@ -4,8 +4,10 @@ The bar of issue 6 is the pooled Spearman ρ between α and each seed's change o
 P(target) (scripts/eval_projection.py). GANalyze's objective does not maximise that number; this script does:
 a (1+8) evolution strategy over θ, starting from a trained direction, keeps the candidate with the highest ρ
 on 200 fit seeds (below 2**62, so disjoint from the held-out evaluation seeds), then measures ρ on the
-held-out seeds. It writes <out>/direction_search.json and a run folder (<out>/config.yaml, <out>/transformer)
-that eval_projection.py measures like any trained direction (class kept, typicality along α):
+held-out seeds, also with the found θ rescaled to 1, 1.5 and 2 times the start's length (is it the
+direction or the length that passes?). It writes <out>/direction_search.json and a run folder
+(<out>/config.yaml, <out>/transformer) that eval_projection.py measures like any trained direction
+(class kept, typicality along α):
 
     OMP_NUM_THREADS=1 python scripts/direction_search.py runs/projection/direction_cool_p_s0 \\
         runs/projection/eval_p_s0/variant_classifier_warm_cool_centered runs/projection/direction_cool_search
@@ -40,6 +42,7 @@ from ganalyze.transformers import load_transformer
 FIT_SEEDS = range(100_000, 100_200)
 CANDIDATES = 8  # per iteration
 STEP = 0.1  # first mutation scale, relative to |θ|; ×1.5 after a success, ×0.8 after a failure
+LENGTHS = (1.0, 1.5, 2.0)  # the found θ is also measured rescaled to these multiples of the start's |θ|
 
 
 def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target: str = "cool") -> dict:
@@ -76,13 +79,15 @@ def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target:
         report["trace"].append({"iteration": i, "fit": best, "norm": float(theta.norm())})
         print(f"iteration {i}: fit rho {best:.4f}, |theta| {float(theta.norm()):.2f}", flush=True)
     report["found"] = {"fit": best, "held_out": rho(theta, held), "norm": float(theta.norm())}
+    report["found_rescaled"] = [{"norm": m * float(start.norm()),
+                                 "held_out": rho(theta * m * start.norm() / theta.norm(), held)} for m in LENGTHS]
     with torch.no_grad():
         transformer.theta.copy_(theta)
     out.mkdir(parents=True, exist_ok=True)
     transformer.save_pretrained(out / "transformer")
     shutil.copy(run / "config.yaml", out / "config.yaml")
     (out / "direction_search.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("start", "found")}, indent=2))
+    print(json.dumps({k: report[k] for k in ("start", "found", "found_rescaled")}, indent=2))
     return report
 
 
