@@ -14,17 +14,18 @@ direction or the length that passes?). It writes <out>/direction_search.json and
     python scripts/eval_projection.py weights=ganalyze/weights/projection \\
         direction.run_dir=runs/projection/direction_cool_search out_dir=runs/projection/eval_search
 
-Arguments: run folder of a linear direction, VariantClassifier folder (the judge), output folder,
-[iterations (50)], [target data set (cool)]. The judge is also what is searched on: the result is an upper
-reference for the bar, not a way to train directions.
+``--max-length 1`` keeps θ no longer than the start's, asking whether another heading of the trained length
+clears the bar. By default the judge is also what is searched on, so the result is an upper reference for
+the bar, not a way to train directions; ``--search-with dataset_likeness`` searches on that assessor's
+p(target | x) instead, and the judge only measures the held-out result.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # one sweep per candidate: no progress bar for each
@@ -33,6 +34,7 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from assessors import create_assessor
 from ganalyze.build import build_generator
 from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, sweep
 from ganalyze.projection.variant_classifier import TargetProbability, VariantClassifier
@@ -45,32 +47,43 @@ STEP = 0.1  # first mutation scale, relative to |θ|; ×1.5 after a success, ×0
 LENGTHS = (1.0, 1.5, 2.0)  # the found θ is also measured rescaled to these multiples of the start's |θ|
 
 
-def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target: str = "cool") -> dict:
-    """Search θ for the judge's pooled ρ on fit seeds, report fit and held-out ρ, write the found direction."""
+def capped(theta: torch.Tensor, limit: float | None) -> torch.Tensor:
+    """θ shortened to length ``limit`` when longer (None: unchanged)."""
+    return theta if limit is None else theta * min(1.0, limit / float(theta.norm()))
+
+
+def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target: str = "cool",
+         max_length: float | None = None, search_with: str | None = None) -> dict:
+    """Search θ (no longer than ``max_length`` × the start's |θ| when given) for the pooled ρ of the judge, or
+    of the probability output of assessor ``search_with``, on fit seeds; report the judge's held-out ρ and
+    write the found direction."""
     torch.set_num_threads(1)
     run_cfg = OmegaConf.load(run / "config.yaml")
     generator = build_generator(run_cfg.generator)
     transformer = load_transformer(run / "transformer")
     judge = TargetProbability(VariantClassifier.from_pretrained(judge_folder), target)
+    scorer = judge if search_with is None else create_assessor(search_with, target=target, output="probability")
     settings = EvalSettings(num_seeds=len(FIT_SEEDS), alpha_scale=1.0, num_alphas=9)
     alphas = alpha_grid(tuple(run_cfg.train.alpha_range), 1.0, settings.num_alphas)
     every = np.ones(len(alphas), dtype=bool)
     fit, held = latents_for_seeds(generator, FIT_SEEDS), latents_for_seeds(generator, held_out_seeds(len(FIT_SEEDS)))
 
-    def rho(theta: torch.Tensor, latents: tuple[torch.Tensor, torch.Tensor]) -> float:
+    def rho(theta: torch.Tensor, latents: tuple[torch.Tensor, torch.Tensor], by: torch.nn.Module = judge) -> float:
         with torch.no_grad():
             transformer.theta.copy_(theta)
-        scores = sweep(generator, transformer, judge, *latents, alphas, settings, None, "search").scores
+        scores = sweep(generator, transformer, by, *latents, alphas, settings, None, "search").scores
         return float(change_metrics(alphas, scores, every)["spearman"])
 
     start = transformer.theta.detach().clone()
-    theta, best = start.clone(), rho(start, fit)
+    theta, best = start.clone(), rho(start, fit, scorer)
+    limit = None if max_length is None else max_length * float(start.norm())
     report = {"run": str(run), "judge": str(judge_folder), "target": target, "alphas": alphas.tolist(),
+              "max_length": max_length, "searched_with": search_with or "judge",
               "start": {"fit": best, "held_out": rho(start, held), "norm": float(start.norm())}, "trace": []}
     step, gen = STEP * float(start.norm()), torch.Generator().manual_seed(0)
     for i in range(iterations):
-        candidates = [theta + step * torch.randn(theta.shape, generator=gen) for _ in range(CANDIDATES)]
-        values = [rho(c, fit) for c in candidates]
+        candidates = [capped(theta + step * torch.randn(theta.shape, generator=gen), limit) for _ in range(CANDIDATES)]
+        values = [rho(c, fit, scorer) for c in candidates]
         j = int(np.argmax(values))
         if values[j] > best:
             best, theta, step = values[j], candidates[j], step * 1.5
@@ -92,6 +105,14 @@ def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (4, 5, 6):
-        sys.exit(__doc__)
-    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), *(int(a) for a in sys.argv[4:5]), *sys.argv[5:6])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="run folder of a linear direction (config.yaml, transformer/)")
+    parser.add_argument("judge", type=Path, help="VariantClassifier folder: the judge searched on and measured by")
+    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--target", default="cool", help="the data set the direction goes toward")
+    parser.add_argument("--max-length", type=float, default=None, help="cap |θ| at this multiple of the start's")
+    parser.add_argument("--search-with", default=None,
+                        help="search on this assessor's probability output (e.g. dataset_likeness) instead of the judge")
+    args = parser.parse_args()
+    main(args.run, args.judge, args.out, args.iterations, args.target, args.max_length, args.search_with)
