@@ -2,8 +2,8 @@
 
 The discriminative counterpart of ``dataset_likeness``: the same question ("how much does this look like data
 set y*?") answered by the evaluation's judge (``ganalyze.projection.variant_classifier``) instead of the flow's
-likelihoods. Training a direction on it shows how far a linear walk can move that judge at all, which bounds
-what any assessor's direction can reach on the judge's metric (README, "Dataset projection").
+likelihoods. A direction trained on it shows what GANalyze's objective reaches when its training signal is
+the judge of the evaluation itself (README, "Dataset projection").
 """
 
 from __future__ import annotations

@@ -58,7 +58,6 @@ class VariantClassifier(nn.Module):
         return load_pretrained(cls, folder)
 
 
-
 class TargetProbability(nn.Module):
     """A variant classifier's probability of one data set, (N,), shaped like an assessor's scores: the judge of
     a direction toward that data set, or (as the ``variant_classifier`` assessor) its training signal."""
@@ -74,6 +73,7 @@ class TargetProbability(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] (N, 3, H, W) -> p(target | x), (N,)."""
         return self.judge(images).softmax(1)[:, self.index]
+
 
 def train_variant_classifier(data: LabelledImages, cfg: dict[str, Any], folder: Path) -> VariantClassifier:
     """Cross-entropy training on real labelled images; checkpointed in and saved to ``folder``."""
