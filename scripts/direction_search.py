@@ -112,7 +112,7 @@ if __name__ == "__main__":
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--target", default="cool", help="the data set the direction goes toward")
     parser.add_argument("--max-length", type=float, default=None, help="cap |θ| at this multiple of the start's")
-    parser.add_argument("--search-with", default=None,
-                        help="search on this assessor's probability output (e.g. dataset_likeness) instead of the judge")
+    parser.add_argument("--search-with", default=None, choices=["dataset_likeness"],
+                        help="search on this assessor's probability output instead of the judge")
     args = parser.parse_args()
     main(args.run, args.judge, args.out, args.iterations, args.target, args.max_length, args.search_with)
