@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import spearmanr, wasserstein_distance
 
 from ganalyze.build import build_generator
-from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, sweep, world_tools
+from ganalyze.evaluation import EvalSettings, alpha_grid, change_from_zero, change_metrics, sweep, world_tools
 from ganalyze.projection.datasets import split_held_out, world_sets
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, save_grid
@@ -36,6 +36,8 @@ from ganalyze.transformers import load_transformer
 from ganalyze.world.classifier import ShapeClassifier
 
 BATCH = 250
+BOOTSTRAP_DRAWS = 1000
+DROP = 0.05  # a fall of P(target) between neighbouring α counted as a drop
 
 
 def unwrap_hues(*samples: np.ndarray) -> list[np.ndarray]:
@@ -145,14 +147,49 @@ def evaluate_pair(model: ProjectionModel, judges: dict[str, VariantClassifier], 
     return result
 
 
-def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: DictConfig) -> dict[str, Any]:
+def pooled_spearman(alphas: np.ndarray, p: np.ndarray, inside: np.ndarray) -> float:
+    """Spearman ρ between α and each seed's change of ``p`` (seeds, alphas) from α = 0, pooled over seeds,
+    on the α inside the trained range (change_metrics's ρ)."""
+    delta = change_from_zero(alphas, p)[:, inside]
+    return float(spearmanr(np.broadcast_to(alphas[inside], delta.shape).ravel(), delta.ravel()).statistic)
+
+
+def bootstrap_interval(alphas: np.ndarray, p: np.ndarray, inside: np.ndarray) -> list[float]:
+    """95% percentile interval of the pooled ρ over seeds resampled with replacement (fixed seed): how much
+    the bar's number owes to which seeds were drawn."""
+    rng = np.random.default_rng(0)
+    rhos = [pooled_spearman(alphas, p[rng.integers(0, len(p), len(p))], inside) for _ in range(BOOTSTRAP_DRAWS)]
+    return [float(np.percentile(rhos, 2.5)), float(np.percentile(rhos, 97.5))]
+
+
+def drops(alphas: np.ndarray, probabilities: np.ndarray, inside: np.ndarray, labels: list[str], target: str) -> dict[str, Any]:
+    """Where P(target) falls by more than DROP between neighbouring α of the trained range (``probabilities``:
+    seeds, alphas, labels), and which other data set the judge moves to there: the reversals that cost the
+    pooled ρ most."""
+    t = labels.index(target)
+    step = np.diff(probabilities[:, inside], axis=1)  # (seeds, alphas inside - 1, labels)
+    seed_ids, alpha_ids = np.nonzero(step[:, :, t] < -DROP)
+    others = [i for i in range(len(labels)) if i != t]
+    gainer = np.array(others)[step[seed_ids, alpha_ids][:, others].argmax(1)] if len(seed_ids) else np.array([], int)
+    dropping = np.isin(np.arange(len(probabilities)), seed_ids)
+    return {
+        "threshold": DROP, "seed_fraction": float(dropping.mean()), "count": int(len(seed_ids)),
+        "moved_to": {labels[i]: float((gainer == i).mean()) for i in others} if len(seed_ids) else {},
+        "spearman_seeds_without_drop": (pooled_spearman(alphas, probabilities[~dropping, :, t], inside)
+                                        if (~dropping).any() else None),
+    }
+
+
+def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: DictConfig, out: Path) -> dict[str, Any]:
     """Sweep a trained direction over held-out seeds and α; how the judge's P(target) follows α.
 
     ρ is the package's usual Spearman ρ between α and each seed's change from α = 0, pooled over seeds
-    (as for every other direction, see ganalyze.evaluation.change_metrics); the per-seed median and the
-    ρ of the mean curve are reported too. The projection model's typicality (log p(E(x)) per code dimension,
+    (as for every other direction, see ganalyze.evaluation.change_metrics), with a bootstrap interval over
+    seeds; the per-seed median and the ρ of the mean curve are reported too, and the seeds whose P(target)
+    drops along α. The projection model's typicality (log p(E(x)) per code dimension,
     ProjectionModel.typicality) along α, beside that of held-out real images, tells whether the walk stays
-    among images like the data sets, where both the assessor and the judge mean something.
+    among images like the data sets, where both the assessor and the judge mean something. Every per-seed
+    array is written to out/direction_sweep.npz.
     """
     d = cfg.direction
     run_dir = Path(d.run_dir)
@@ -164,21 +201,31 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
     alpha_range = tuple(run_cfg.train.alpha_range)
     alphas = alpha_grid(alpha_range, settings.alpha_scale, settings.num_alphas)
     inside = (alphas >= alpha_range[0] - 1e-9) & (alphas <= alpha_range[1] + 1e-9)
-    result = sweep(generator, transformer, TargetProbability(judge, str(d.target)), z, y, alphas, settings,
-                   world_tools(generator, "auto"), "direction")  # world tools: shape class of every image
+    target = str(d.target)
+    result = sweep(generator, transformer, TargetProbability(judge, target), z, y, alphas, settings,
+                   world_tools(generator, "auto"), "direction")  # world tools: factors and shape class of every image
     p = result.scores  # (seeds, alphas)
+    others = {lab: sweep(generator, transformer, TargetProbability(judge, lab), z, y, alphas, settings, None, lab).scores
+              for lab in judge.labels if lab != target}
+    probabilities = np.stack([p if lab == target else others[lab] for lab in judge.labels], axis=2)
     typical = sweep(generator, transformer, model.typicality, z, y, alphas, settings, None, "typicality").scores
     real = torch.cat([load_variant(name).sample(settings.num_seeds, seed=int(cfg.seed))[0] for name in model.labels])
     real_typical = in_batches(model.typicality, real).numpy()
     per_seed = [spearmanr(alphas, row).statistic for row in p if np.ptp(row) > 0]
     change = change_metrics(alphas, p, inside)
+    np.savez_compressed(out / "direction_sweep.npz", alphas=alphas, labels=np.array(judge.labels),
+                        probabilities=probabilities, typicality=typical, class_id=y.numpy(),
+                        **({"predicted_class": result.predicted} if result.predicted is not None else {}),
+                        **{f"factor_{name}": values for name, values in result.factors.items()})
     report = {
-        "run_dir": str(run_dir), "target": str(d.target), "assessor": OmegaConf.to_container(run_cfg.assessor),
+        "run_dir": str(run_dir), "target": target, "assessor": OmegaConf.to_container(run_cfg.assessor),
         "judge_labels": judge.labels, "alpha_range": list(alpha_range), "alphas": alphas.tolist(),
         "num_seeds": settings.num_seeds, "mean_target_probability": p.mean(0).tolist(),
-        "spearman": change["spearman"], "monotonic_fraction": change["monotonic_fraction"],
+        "spearman": change["spearman"], "spearman_bootstrap_95": bootstrap_interval(alphas, p, inside),
+        "monotonic_fraction": change["monotonic_fraction"],
         "spearman_of_mean": float(spearmanr(alphas, p.mean(0)).statistic),
         "spearman_per_seed_median": float(np.median(per_seed)) if per_seed else None,
+        "drops": drops(alphas, probabilities, inside, judge.labels, target),
         "class_preserved": (float((result.predicted == y.numpy()[:, None]).mean())
                             if result.predicted is not None else None),
         "mean_typicality": typical.mean(0).tolist(),
@@ -205,7 +252,7 @@ def main(cfg: DictConfig) -> None:
     report = {"weights": str(cfg.weights), "labels": model.labels,
               "variant_classifier_held_out_accuracy": accuracies, "pairs": pairs}
     if cfg.direction.run_dir is not None:
-        report["direction"] = evaluate_direction(all_sets, model, cfg)
+        report["direction"] = evaluate_direction(all_sets, model, cfg, out)
     (out / "eval_projection.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 

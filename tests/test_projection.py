@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from ganalyze.projection.project import projection_grid, sample_grid, save_grid
 from ganalyze.projection.train import optimise, train_projection
 from ganalyze.projection.variant_classifier import VariantClassifier
 
+REPO = Path(__file__).resolve().parent.parent
 LABELS = ["a", "b", "c"]
 
 
@@ -335,3 +337,27 @@ def test_variant_classifier_assessor_scores_the_judges_probability(tmp_path) -> 
         create_assessor("variant_classifier", weights=str(tmp_path / "judge"), target="zebra")
     with pytest.raises(ValueError):
         assessor(torch.rand(3, 1, 20, 20))
+
+
+def test_direction_report_counts_drops_and_bootstraps_the_pooled_rho(monkeypatch) -> None:
+    """eval_projection's direction statistics: its pooled ρ is change_metrics's, a fall of P(target) is a drop
+    credited to the data set that gained, and the bootstrap interval brackets the pooled ρ."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    from eval_projection import bootstrap_interval, drops, pooled_spearman
+
+    from ganalyze.evaluation import change_metrics
+
+    alphas = np.linspace(-1, 1, 5)
+    rng = np.random.default_rng(0)
+    cool = np.clip(rng.uniform(0.1, 0.5, (20, 1)) + 0.4 * alphas + rng.normal(0, 0.02, (20, 5)), 0, 1)
+    cool[3, 3] = cool[3, 2] - 0.3  # one seed falls at α = 0.5 while 'centered' rises
+    centered = 1 - cool
+    probabilities = np.stack([np.zeros_like(cool), cool, centered], axis=2)
+    inside = np.ones(5, bool)
+    rho = pooled_spearman(alphas, cool, inside)
+    assert rho == pytest.approx(change_metrics(alphas, cool, inside)["spearman"])
+    report = drops(alphas, probabilities, inside, ["warm", "cool", "centered"], "cool")
+    assert (report["count"], report["seed_fraction"], report["moved_to"]) == (1, 0.05, {"warm": 0.0, "centered": 1.0})
+    assert report["spearman_seeds_without_drop"] > rho
+    low, high = bootstrap_interval(alphas, cool, inside)
+    assert low < rho < high
