@@ -205,9 +205,9 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
     result = sweep(generator, transformer, TargetProbability(judge, target), z, y, alphas, settings,
                    world_tools(generator, "auto"), "direction")  # world tools: factors and shape class of every image
     p = result.scores  # (seeds, alphas)
-    others = {lab: sweep(generator, transformer, TargetProbability(judge, lab), z, y, alphas, settings, None, lab).scores
-              for lab in judge.labels if lab != target}
-    probabilities = np.stack([p if lab == target else others[lab] for lab in judge.labels], axis=2)
+    probabilities = np.stack([p if lab == target else  # (seeds, alphas, labels): where P(target) goes when it falls
+                              sweep(generator, transformer, TargetProbability(judge, lab), z, y, alphas, settings, None,
+                                    lab).scores for lab in judge.labels], axis=2)
     typical = sweep(generator, transformer, model.typicality, z, y, alphas, settings, None, "typicality").scores
     real = torch.cat([load_variant(name).sample(settings.num_seeds, seed=int(cfg.seed))[0] for name in model.labels])
     real_typical = in_batches(model.typicality, real).numpy()
