@@ -146,6 +146,15 @@ def change_from_zero(alphas: np.ndarray, values: np.ndarray, period: float | Non
     return delta if period is None else (delta + period / 2) % period - period / 2
 
 
+def pooled_spearman(alphas: np.ndarray, values: np.ndarray, inside: np.ndarray, period: float | None = None) -> float:
+    """Spearman ρ between α and each seed's change from α = 0 of values (seeds, alphas), pooled over seeds, on
+    the α where ``inside`` (0 when nothing changes): the ρ every direction of the package is measured by."""
+    delta = change_from_zero(alphas, values, period)[:, inside]
+    if np.ptp(delta) == 0:
+        return 0.0
+    return float(spearmanr(np.broadcast_to(alphas[inside], delta.shape).ravel(), delta.ravel()).statistic)
+
+
 def change_metrics(alphas: np.ndarray, values: np.ndarray, inside: np.ndarray, period: float | None = None) -> dict[str, Any]:
     """How values (seeds, alphas) change from α = 0 with α: slope, Spearman ρ, monotonic seeds, per-α stats.
 
@@ -159,8 +168,7 @@ def change_metrics(alphas: np.ndarray, values: np.ndarray, inside: np.ndarray, p
     def fit(mask: np.ndarray) -> tuple[float, float]:
         a, d = a_all[:, mask].ravel(), delta[:, mask].ravel()
         slope = float(np.polyfit(a, d, 1)[0]) if np.ptp(a) > 0 else float("nan")
-        rho = float(spearmanr(a, d).statistic) if np.ptp(d) > 0 else 0.0
-        return slope, rho
+        return slope, pooled_spearman(alphas, values, mask, period)
 
     slope, rho = fit(inside)
     slope_grid, rho_grid = fit(np.ones_like(inside))

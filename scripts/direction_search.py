@@ -36,7 +36,7 @@ from omegaconf import OmegaConf
 
 from assessors import create_assessor
 from ganalyze.build import build_generator
-from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, sweep
+from ganalyze.evaluation import EvalSettings, alpha_grid, pooled_spearman, sweep
 from ganalyze.projection.variant_classifier import TargetProbability, VariantClassifier
 from ganalyze.sampling import held_out_seeds, latents_for_seeds
 from ganalyze.transformers import load_transformer
@@ -72,7 +72,7 @@ def main(run: Path, judge_folder: Path, out: Path, iterations: int = 50, target:
         with torch.no_grad():
             transformer.theta.copy_(theta)
         scores = sweep(generator, transformer, by, *latents, alphas, settings, None, "search").scores
-        return float(change_metrics(alphas, scores, every)["spearman"])
+        return pooled_spearman(alphas, scores, every)
 
     start = transformer.theta.detach().clone()
     theta, best = start.clone(), rho(start, fit, scorer)

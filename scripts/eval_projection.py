@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import spearmanr, wasserstein_distance
 
 from ganalyze.build import build_generator
-from ganalyze.evaluation import EvalSettings, alpha_grid, change_from_zero, change_metrics, sweep, world_tools
+from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, pooled_spearman, sweep, world_tools
 from ganalyze.projection.datasets import split_held_out, world_sets
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, save_grid
@@ -147,13 +147,6 @@ def evaluate_pair(model: ProjectionModel, judges: dict[str, VariantClassifier], 
     return result
 
 
-def pooled_spearman(alphas: np.ndarray, p: np.ndarray, inside: np.ndarray) -> float:
-    """Spearman ρ between α and each seed's change of ``p`` (seeds, alphas) from α = 0, pooled over seeds,
-    on the α inside the trained range (change_metrics's ρ)."""
-    delta = change_from_zero(alphas, p)[:, inside]
-    return float(spearmanr(np.broadcast_to(alphas[inside], delta.shape).ravel(), delta.ravel()).statistic)
-
-
 def bootstrap_interval(alphas: np.ndarray, p: np.ndarray, inside: np.ndarray) -> list[float]:
     """95% percentile interval of the pooled ρ over seeds resampled with replacement (fixed seed): how much
     the bar's number owes to which seeds were drawn."""
@@ -184,7 +177,7 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
     """Sweep a trained direction over held-out seeds and α; how the judge's P(target) follows α.
 
     ρ is the package's usual Spearman ρ between α and each seed's change from α = 0, pooled over seeds
-    (as for every other direction, see ganalyze.evaluation.change_metrics), with a bootstrap interval over
+    (as for every other direction, see ganalyze.evaluation.pooled_spearman), with a bootstrap interval over
     seeds; the per-seed median and the ρ of the mean curve are reported too, and the seeds whose P(target)
     drops along α. The projection model's typicality (log p(E(x)) per code dimension,
     ProjectionModel.typicality) along α, beside that of held-out real images, tells whether the walk stays

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from scipy.stats import norm, spearmanr
 from tqdm import tqdm
 
-from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, zero_index
+from ganalyze.evaluation import EvalSettings, alpha_grid, pooled_spearman, zero_index
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
 from ganalyze.transformers import load_transformer
@@ -63,7 +63,7 @@ def size_gradients(generator: ShapesGenerator, z: torch.Tensor, y: torch.Tensor)
 
 def rho(alphas: np.ndarray, sizes: np.ndarray) -> float:
     """The evaluation's pooled Spearman ρ of Δ size vs α (every α given lies in the trained range)."""
-    return change_metrics(alphas, sizes, np.ones(len(alphas), dtype=bool))["spearman"]
+    return pooled_spearman(alphas, sizes, np.ones(len(alphas), dtype=bool))
 
 
 def per_seed_rho(alphas: np.ndarray, sizes: np.ndarray) -> float:

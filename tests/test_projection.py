@@ -343,9 +343,11 @@ def test_direction_report_counts_drops_and_bootstraps_the_pooled_rho(monkeypatch
     """eval_projection's direction statistics: its pooled ρ is change_metrics's, a fall of P(target) is a drop
     credited to the data set that gained, and the bootstrap interval brackets the pooled ρ."""
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    from eval_projection import bootstrap_interval, drops, pooled_spearman
+    from eval_projection import bootstrap_interval, drops
 
-    from ganalyze.evaluation import change_metrics
+    from scipy.stats import spearmanr
+
+    from ganalyze.evaluation import change_metrics, pooled_spearman
 
     alphas = np.linspace(-1, 1, 5)
     rng = np.random.default_rng(0)
@@ -356,6 +358,8 @@ def test_direction_report_counts_drops_and_bootstraps_the_pooled_rho(monkeypatch
     inside = np.ones(5, bool)
     rho = pooled_spearman(alphas, cool, inside)
     assert rho == pytest.approx(change_metrics(alphas, cool, inside)["spearman"])
+    delta = cool - cool[:, [2]]  # change from α = 0, the grid's middle
+    assert rho == pytest.approx(spearmanr(np.broadcast_to(alphas, delta.shape).ravel(), delta.ravel()).statistic)
     report = drops(alphas, probabilities, inside, ["warm", "cool", "centered"], "cool")
     assert (report["count"], report["seed_fraction"], report["moved_to"]) == (1, 0.05, {"warm": 0.0, "centered": 1.0})
     assert report["spearman_seeds_without_drop"] > rho
