@@ -18,3 +18,7 @@ class UnknownNameError(GanalyzeError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class OutputError(GanalyzeError, OSError):
+    """A result could not be written (no space, read-only, not a folder); earlier results are left intact."""
