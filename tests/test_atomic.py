@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 
 import pytest
 
@@ -14,6 +15,9 @@ def test_write_json_replaces_whole_file_and_maps_nan(tmp_path):
     atomic.write_json(path, {"a": float("nan"), "b": [1.5, float("inf")]})
     assert json.loads(path.read_text()) == {"a": None, "b": [1.5, None]}
     assert [p.name for p in path.parent.iterdir()] == ["m.json"]
+    old = os.umask(0o022)
+    os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~old  # readable by others as open() would make it
 
 
 def test_failed_write_keeps_previous_file(tmp_path):
