@@ -146,4 +146,17 @@ def test_sample_sheets_say_what_is_real():
     assert default_caption(["input (warm)", "warm", "cool"]).startswith("Column 1: real")
     assert default_caption(["warm", "cool"]).startswith("All generated")
     cells = torch.zeros(2, 3, 3, 4, 4)
-    assert grid_image(cells, ["a", "b", "c"], caption="x").height == grid_image(cells, ["a", "b", "c"]).height + 14
+    plain, captioned = grid_image(cells, ["a", "b", "c"]), grid_image(cells, ["a", "b", "c"], caption="generated " * 8)
+    assert captioned.width == plain.width and captioned.height > plain.height + 12  # wrapped to the grid width
+
+
+def test_factor_plot_names_the_trained_score(tmp_path, figures):
+    import ganalyze.factor_analysis as factor_analysis
+
+    rng = np.random.default_rng(0)
+    sweep = SimpleNamespace(scores=rng.random((6, len(ALPHAS))), factors={"size": rng.random((6, len(ALPHAS)))})
+    evaluation = SimpleNamespace(**vars(fake_evaluation()), sweeps={"trained": sweep, "random": sweep})
+    factor_analysis.plot_factors(evaluation, tmp_path / "f.png", assessor="brightness", generator="shapes")
+    fig = figures[-1]
+    assert "brightness score" in fig._suptitle.get_text() and "shapes" in fig._suptitle.get_text()
+    assert "trained α range" in [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]

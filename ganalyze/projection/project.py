@@ -44,17 +44,30 @@ def grid_image(cells: torch.Tensor, titles: list[str], scale: int = 4, caption: 
     grid = make_grid(cells.flatten(0, 1).clamp(0, 1), nrow=cols, padding=1, pad_value=1.0)
     array = (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
     body = Image.fromarray(array).resize((grid.shape[2] * scale, grid.shape[1] * scale), Image.NEAREST)
-    top = 14 if caption else 0
+    lines = _wrap(caption, body.width - 6) if caption else []
+    top = 12 * len(lines) + (2 if lines else 0)
     header = top + 14
-    canvas = Image.new("RGB", (max(body.width, 6 * len(caption or "")), body.height + header), "white")
+    canvas = Image.new("RGB", (body.width, body.height + header), "white")
     canvas.paste(body, (0, header))
     draw = ImageDraw.Draw(canvas)
-    if caption:
-        draw.text((3, 1), caption, fill="black")
+    for k, line in enumerate(lines):
+        draw.text((3, 1 + 12 * k), line, fill="black")
     cell = body.width / cols
     for i, title in enumerate(titles):
         draw.text((i * cell + 3, top + 1), title, fill="black")
     return canvas
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Split ``text`` at spaces into lines no wider than ``width`` pixels in PIL's default font."""
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def default_caption(titles: list[str]) -> str:
