@@ -242,10 +242,13 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=6, loc="lower right")
     kind = f"{walk} walks" if walk else "walks"
-    fig.suptitle(f"Data bias: one shapes generator conditioned on data sets of different σ (points, named); {kind} per "
-                 "factor and data set, factors measured from pixels.\nTop: how far the walk moves the factor (Δμ "
-                 "under ±α*) against the data's σ. Bottom: the generator's own σ against the data's.", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    import textwrap
+
+    title = (f"Data bias: one shapes generator conditioned on data sets of different σ (points, named); {kind} per "
+             "factor and data set, factors measured from pixels. Top: how far the walk moves the factor (Δμ under "
+             "±α*) against the data's σ. Bottom: the generator's own σ against the data's.")
+    fig.suptitle(textwrap.fill(title, width=int(12 * 3.8 * len(factors))), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     from ganalyze.atomic import write_with
 
     write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
