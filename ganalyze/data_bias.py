@@ -212,9 +212,9 @@ def correlate(rows: Sequence[Mapping[str, Any]], factors: Sequence[str], key: st
 
 
 def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, Mapping[str, Any]],
-                 model_sigma: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+                 model_sigma: Mapping[str, Mapping[str, Any]], path: Path, walk: str | None = None) -> Path:
     """Per factor: data σ against model Δμ (top; each data set labelled, r and p in the title) and against
-    the generator's own σ at α = 0 (bottom: did it learn the data's spread?)."""
+    the generator's own σ at α = 0 (bottom: did it learn the data's spread?). ``walk`` names the walks' kind."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -229,19 +229,29 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
         top.scatter(sigma, [r["delta_plus"] for r in pick], color="tab:green", marker="^", s=18, label="μ(+α*) − μ(0)")
         top.scatter(sigma, [-r["delta_minus"] for r in pick], color="tab:orange", marker="v", s=18, label="μ(0) − μ(−α*)")
         bottom.scatter(sigma, [r["model_sigma"] for r in pick], color="tab:purple")
-        bottom.plot([0, max(sigma)], [0, max(sigma)], color="0.6", lw=1, ls=":")
+        bottom.plot([0, max(sigma)], [0, max(sigma)], color="0.6", lw=1, ls=":", label="model σ = data σ")
         for r in pick:
             top.annotate(r["dataset"], (r["data_sigma"], r["delta_mu"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
             bottom.annotate(r["dataset"], (r["data_sigma"], r["model_sigma"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
         c, m = correlations[factor], model_sigma[factor]
-        top.set_title(f"{factor} via {pick[0]['edit']}: r={c['r']:.2f}, p={c['p']:.2g}", fontsize=9)
+        top.set_title(f"{factor}, walk trained for {pick[0]['edit']}: Pearson r={c['r']:.2f}, p={c['p']:.2g}", fontsize=9)
         top.set(xlabel=f"data σ of {factor}", ylabel=f"model Δμ of {factor} (α* = {pick[0]['alpha_star']:g})")
-        bottom.set_title(f"generator's own spread: r={m['r']:.2f}", fontsize=9)
+        bottom.set_title(f"generator's own spread of {factor}: Pearson r={m['r']:.2f}", fontsize=9)
         bottom.set(xlabel=f"data σ of {factor}", ylabel=f"model σ of {factor} at α = 0")
     axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    axes[1][0].legend(fontsize=6, loc="lower right")
+    kind = f"{walk} walks" if walk else "walks"
+    import textwrap
+
+    title = (f"Data bias: one shapes generator conditioned on data sets of different σ (points, named); {kind} per "
+             "factor and data set, factors measured from pixels. Top: how far the walk moves the factor (Δμ under "
+             "±α*) against the data's σ. Bottom: the generator's own σ against the data's.")
+    fig.suptitle(textwrap.fill(title, width=int(12 * 3.8 * len(factors))), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    from ganalyze.atomic import write_with
+
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return path
 

@@ -88,8 +88,10 @@ def factor_table(evaluation: Evaluation, true_names: set[str]) -> list[dict[str,
     return rows
 
 
-def plot_factors(evaluation: Evaluation, path: str | Path) -> Path:
-    """Mean change of every factor from α = 0, in units of its spread at α = 0, vs α; trained and random."""
+def plot_factors(evaluation: Evaluation, path: str | Path, assessor: str | None = None,
+                 generator: str | None = None) -> Path:
+    """Mean change of every factor from α = 0, in units of its spread at α = 0, vs α; trained and random.
+    ``assessor`` and ``generator`` name what the direction was trained with, in the title."""
     zero = zero_index(evaluation.alphas)
     fig, axes = plt.subplots(1, len(evaluation.sweeps), figsize=(5.2 * len(evaluation.sweeps), 3.8), sharey=True,
                              squeeze=False)
@@ -100,11 +102,15 @@ def plot_factors(evaluation: Evaluation, path: str | Path) -> Path:
             delta = change_from_zero(evaluation.alphas, values, CIRCULAR_FACTORS.get(name))
             ax.plot(evaluation.alphas, delta.mean(0) / (spread if spread > 0 else 1.0), marker="o", ms=2,
                     lw=2.2 if name == "score" else 1.0, color="k" if name == "score" else palette[i % 20], label=name)
-        ax.axvspan(*evaluation.alpha_range, color="grey", alpha=0.12, lw=0)
+        ax.axvspan(*evaluation.alpha_range, color="grey", alpha=0.12, lw=0, label="trained α range")
         ax.axhline(0, color="grey", lw=0.5)
         ax.set(title=f"{direction} direction", xlabel="α", ylabel="mean change from α=0 / spread at α=0")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
+    raised = f"{assessor} score" if assessor else "the assessor's score"
+    on = f" of {generator}" if generator else ""
+    fig.suptitle(f"Every factor along the direction trained to raise {raised}{on} "
+                 f"(black: that score; {len(evaluation.seeds)} held-out seeds)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

@@ -286,7 +286,8 @@ def run_steerability(edit_name: str, trained: tuple[float, float], settings: Eva
     result = evaluate_steerability(generator, transformer, edit, trained, alphas, settings.num_seeds, settings.classes,
                                    choose_meter(generator, settings.world), settings.batch_size, grid_seeds)
     out = Path(run_dir) / "eval" / "steerability"
-    paths = save_steerability(result, out)
+    paths = save_steerability(result, out, class_names=getattr(generator, "class_names", None),
+                              generator=getattr(generator, "name", type(generator).__name__))
     logger.log_images({f"steerability/{k}": v for k, v in paths.items() if v.suffix == ".png"})
     logger.log_metrics({f"steerability/{k}": v for k, v in headline(result.summary).items()})
     logger.log_table("steerability/per_alpha", ["slider", "alpha", "median_achieved", "median_ratio"],
@@ -300,8 +301,10 @@ def run_steerability(edit_name: str, trained: tuple[float, float], settings: Eva
     return result
 
 
-def save_steerability(result: SteerabilityResult, folder: str | os.PathLike) -> dict[str, Path]:
-    """Write rows (CSV), summary (JSON), achieved-vs-requested curves and image grids (PNG) into ``folder``."""
+def save_steerability(result: SteerabilityResult, folder: str | os.PathLike, class_names: Sequence[str] | None = None,
+                      generator: str | None = None) -> dict[str, Path]:
+    """Write rows (CSV), summary (JSON), achieved-vs-requested curves and image grids (PNG) into ``folder``;
+    ``class_names`` label the grids' rows and ``generator`` names the generator in the figure titles."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"table": folder / "steerability.csv", "summary": folder / "steerability.json",
@@ -311,63 +314,92 @@ def save_steerability(result: SteerabilityResult, folder: str | os.PathLike) -> 
         writer.writeheader()
         writer.writerows(result.rows)
     paths["summary"].write_text(json.dumps(result.summary, indent=2, allow_nan=True) + "\n")
-    plot_curves(result.rows, result.summary, paths["curves"])
+    plot_curves(result.rows, result.summary, paths["curves"], generator=generator)
     for slider, frames in result.grids.items():
         paths[f"grid_{slider}"] = plot_grid(frames, result.summary["alphas"], folder / f"steerability_grid_{slider}.png",
-                                            f"{result.summary['edit']} [{slider}]")
+                                            grid_title(result.summary, slider, generator),
+                                            **grid_annotations(result, slider, len(frames), class_names))
     return paths
 
 
-def plot_curves(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> Path:
+def _walk_name(summary: dict[str, Any], slider: str, generator: str | None) -> str:
+    """"a walk trained for objective=zoom [all] in shapes": what a steerability figure shows."""
+    on = f" in {generator}" if generator else ""
+    return f"walk trained for objective={summary['edit']} [{slider}]{on}"
+
+
+def plot_curves(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path, generator: str | None = None) -> Path:
     """Achieved vs requested α per slider: median with the quartile band, the edit's own result, identity."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ganalyze.atomic import write_with
+
     sliders = list(summary["sliders"])
-    fig, axes = plt.subplots(1, len(sliders), figsize=(4.2 * len(sliders), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(sliders), figsize=(4.4 * len(sliders), 4.2), squeeze=False)
     low, high = summary["trained_range"]
     for ax, slider in zip(axes[0], sliders):
         info = summary["sliders"][slider]
         pa = info["per_alpha"]
         a = np.array([p["alpha"] for p in pa])
         ideal = [np.median([r["edit_achieved"] for r in rows if r["slider"] == slider and r["alpha"] == x]) for x in a]
-        ax.axvspan(low, high, color="0.92", label="trained range")
-        ax.plot(a, a, color="0.5", lw=1, ls=":", label="requested")
-        ax.plot(a, ideal, color="tab:green", lw=1, ls="--", label="edit itself")
-        ax.fill_between(a, [p["q25"] for p in pa], [p["q75"] for p in pa], color="tab:blue", alpha=0.25)
-        ax.plot(a, [p["median"] for p in pa], color="tab:blue", marker="o", ms=3, label="walk (median, IQR)")
-        for key in ("limit_low", "limit_high"):
-            if info[key] is not None:
-                ax.axvline(info[key], color="tab:red", lw=1, ls="--")
-        ax.set_title(f"{summary['edit']} [{slider}]  ρ={info['spearman_rho']:.3f}")
+        ax.axvspan(low, high, color="0.92", label=f"trained range [{low:g}, {high:g}]")
+        ax.plot(a, a, color="0.5", lw=1, ls=":", label="requested (achieved = α)")
+        ax.plot(a, ideal, color="tab:green", lw=1, ls="--", label="the edit itself on G(z)")
+        ax.fill_between(a, [p["q25"] for p in pa], [p["q75"] for p in pa], color="tab:blue", alpha=0.25,
+                        label="walk: 25th–75th percentile")
+        ax.plot(a, [p["median"] for p in pa], color="tab:blue", marker="o", ms=3, label="walk: median over seeds")
+        limits = [info[key] for key in ("limit_low", "limit_high") if info[key] is not None]
+        for k, limit in enumerate(limits):
+            ax.axvline(limit, color="tab:red", lw=1, ls="--",
+                       label=f"limit: achieved < {summary['limit_ratio']:g} × requested" if k == 0 else None)
+        ax.set_title(f"{summary['edit']} [{slider}]: ρ={info['spearman_rho']:.3f} in the trained range", fontsize=9)
         ax.set_xlabel(f"requested α ({summary['unit']})")
-        ax.set_ylabel("achieved")
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        ax.set_ylabel(f"achieved, measured from pixels ({summary['unit']})")
+        ax.legend(fontsize=6, loc="upper left")
+    on = f" in {generator}" if generator else ""
+    fig.suptitle(f"Steerability of the walk trained for objective={summary['edit']}{on}\n"
+                 f"{summary.get('num_seeds', '')} held-out seeds, achieved edit measured from pixels", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return path
 
 
-def plot_grid(frames: torch.Tensor, alphas: Sequence[float], path: Path, title: str) -> Path:
-    """Rows = seeds, columns = α from less to more, labelled with α."""
-    import matplotlib
+def grid_title(summary: dict[str, Any], slider: str, generator: str | None = None) -> str:
+    """The title of a steerability grid: the walk shown and what the rows are."""
+    return f"Steerability: {_walk_name(summary, slider, generator)}; rows = held-out seeds"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
 
-    rows, cols = frames.shape[:2]
-    res = frames.shape[-1]
-    grid = make_grid(frames.reshape(rows * cols, *frames.shape[2:]), nrow=cols, padding=2, pad_value=1.0)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * cols), max(2.5, 0.55 * rows + 0.6)))
-    ax.imshow(grid.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-    ax.set_xticks([2 + (res + 2) * i + res / 2 for i in range(cols)], [f"{a:g}" for a in alphas], fontsize=6)
-    ax.set_yticks([])
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def grid_annotations(result: SteerabilityResult, slider: str, num_rows: int,
+                     class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """plot_grid's labels for one slider: each image's achieved amount, row labels with classes, the trained range."""
+    alphas = [float(a) for a in result.summary["alphas"]]
+    column = {a: j for j, a in enumerate(alphas)}
+    achieved_values = np.full((num_rows, len(alphas)), np.nan)
+    classes: dict[int, int] = {}
+    for r in result.rows:
+        if r["slider"] == slider and r["seed_index"] < num_rows:
+            achieved_values[r["seed_index"], column[float(r["alpha"])]] = r["achieved"]
+            classes[r["seed_index"]] = int(r["class"])
+    labels = [f"#{i} {class_names[classes[i]] if class_names else f'class {classes[i]}'}" for i in range(num_rows)]
+    return {"achieved": achieved_values, "row_labels": labels,
+            "trained_range": tuple(result.summary["trained_range"]), "unit": result.summary["unit"]}
+
+
+def plot_grid(frames: torch.Tensor, alphas: Sequence[float], path: Path, title: str,
+              achieved: np.ndarray | None = None, row_labels: Sequence[str] | None = None,
+              trained_range: tuple[float, float] | None = None, unit: str | None = None) -> Path:
+    """Rows = seeds, columns = α from less to more, labelled with α; each image carries the ``achieved``
+    amount of the edit (the objective's own quantity, measured from pixels) and the trained columns are framed."""
+    from ganalyze.atomic import write_with
+    from ganalyze.visuals import image_grid
+
+    labels = list(row_labels) if row_labels is not None else [f"#{i}" for i in range(len(frames))]
+    what = f"achieved edit measured from pixels ({unit})" if unit else "achieved edit measured from pixels"
+    picture = image_grid(frames, achieved, alphas, labels, title, trained_range=trained_range,
+                         score_label=what if achieved is not None else None, number_format="+.3g")
+    write_with(path, lambda handle: picture.save(handle, format="PNG"))
+    return Path(path)

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
-from torchvision.utils import save_image
+from PIL import Image, ImageDraw
+from torchvision.utils import make_grid
 from tqdm import tqdm
 
+from ganalyze.atomic import write_with
 from ganalyze.generators.base import Generator
 from ganalyze.world import SHAPE_NAMES, load_variant, measure
 from ganalyze.world.classifier import ShapeClassifier
@@ -131,13 +133,26 @@ def generate(generator: Generator, n: int, seed: int, batch_size: int = 250) -> 
 
 
 @torch.no_grad()
-def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: int = 12, seed: int = 0) -> Path:
-    """A PNG grid of generated samples, one row per class, upscaled 2× (nearest) for viewing."""
+def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: int = 12, seed: int = 0,
+                     name: str | None = None) -> Path:
+    """A PNG sheet of generated samples, one row per class (named at the left), upscaled 2× (nearest), under a
+    title saying that every image is generated and by which generator (``name``, else its class name)."""
     z, _ = generator.sample_latents(per_class * generator.num_classes, seed)
     y = torch.arange(generator.num_classes).repeat_interleave(per_class)
     images = torch.nn.functional.interpolate(generator(z, y).clamp(0, 1), scale_factor=2, mode="nearest")
-    save_image(images, path, nrow=per_class, padding=2, pad_value=1.0)
-    return Path(path)
+    grid = make_grid(images, nrow=per_class, padding=2, pad_value=1.0)
+    body = Image.fromarray((grid.permute(1, 2, 0) * 255).round().to(torch.uint8).cpu().numpy())
+    names = getattr(generator, "class_names", None) or list(SHAPE_NAMES)[: generator.num_classes]
+    title = (f"Generated samples (none real) of {name or type(generator).__name__}, seed {seed}: "
+             f"one row per class, {per_class} latents each")
+    header, left, row = 20, 70, images.shape[-1] + 2
+    canvas = Image.new("RGB", (max(left + body.width, 7 * len(title)), header + body.height), "white")
+    canvas.paste(body, (left, header))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 4), title, fill="black")
+    for i, label in enumerate(names):
+        draw.text((4, header + i * row + row // 2 - 5), str(label), fill="black")
+    return write_with(path, lambda handle: canvas.save(handle, format="PNG"))
 
 
 def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0, variant: str = "broad",
