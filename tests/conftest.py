@@ -4,8 +4,11 @@ Tests that exercise downloads point ``GANALYZE_BIGGAN_URL`` at a loopback server
 themselves (tests/test_biggan_download.py).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ["GANALYZE_OFFLINE"] = "1"
 os.environ["GANALYZE_CACHE"] = tempfile.mkdtemp(prefix="ganalyze-test-cache-")
+atexit.register(shutil.rmtree, os.environ["GANALYZE_CACHE"], ignore_errors=True)
