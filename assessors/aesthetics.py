@@ -41,8 +41,9 @@ WEIGHTS_HELP = (
     "a PyTorch state dict of AestheticsNet with keys conv1..conv5, fc6, fc7, fc8_new, fc8_<attribute>, "
     "fc9_<attribute>, fc10_Merge, fc11_score (.weight/.bias). The GANalyze authors published these weights "
     "with their release (aestheticsnet_state_dict.p, github.com/LoreGoetschalckx/GANalyze); download the file "
-    "yourself, re-save it with torch.save if it is a plain pickle, and pass weights=/path/to/aestheticsnet.pt "
-    "(pretrained=false gives a randomly initialised net for plumbing tests)."
+    "yourself and pass weights=/path/to/aestheticsnet_state_dict.p as it is (a plain pickle is read without "
+    "running code; a torch.save file works too); pretrained=false gives a randomly initialised net for plumbing "
+    "tests."
 )
 
 

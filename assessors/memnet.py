@@ -6,9 +6,8 @@ the mean image is subtracted, and the regression output is averaged over a ten-c
 calibration clip((s - 0.7626) * 2 + 0.65, 0, 1).
 
 Weights are not shipped: the GANalyze authors published MemNet's state dict with their release
-(``memnet_state_dict.p``); download it yourself and pass ``weights=/path``. The file must load with
-``torch.load(weights_only=True)``: a pickle made with the ``pickle`` module must be re-saved once with
-``torch.save`` (that step unpickles it, so do it only for a file you trust).
+(``memnet_state_dict.p``); download it yourself and pass ``weights=/path`` to the file as published: a plain
+pickle of tensors is read by ``assessors.safe_pickle`` (no code runs), a ``torch.save`` file with ``weights_only``.
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ MEAN_PREDICTION, RESCALE, MEAN_TARGET = 0.7626, 2.0, 0.65
 WEIGHTS_HELP = (
     "a PyTorch state dict of MemNet with keys conv1..conv5, fc6, fc7, fc8 (.weight/.bias), fc8 of one output. "
     "The GANalyze authors published these weights with their release (memnet_state_dict.p, "
-    "github.com/LoreGoetschalckx/GANalyze); download the file yourself, re-save it with torch.save if it is a "
-    "plain pickle, and pass weights=/path/to/memnet.pt (pretrained=false gives a randomly initialised MemNet "
-    "for plumbing tests)."
+    "github.com/LoreGoetschalckx/GANalyze); download the file yourself and pass "
+    "weights=/path/to/memnet_state_dict.p as it is (a plain pickle is read without running code; a torch.save "
+    "file works too); pretrained=false gives a randomly initialised MemNet for plumbing tests."
 )
 
 

@@ -1,15 +1,21 @@
-"""Safe loading of user-supplied state dicts into assessors: no code runs, keys are renamed and checked strictly."""
+"""Safe loading of user-supplied state dicts into assessors: no code runs, keys are renamed and checked strictly.
+
+Files written by ``torch.save`` are read with ``weights_only=True``; plain pickles of a dict of tensors (the
+GANalyze release's ``memnet_state_dict.p``, ``aestheticsnet_state_dict.p``) through ``assessors.safe_pickle``.
+"""
 
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from assessors.safe_pickle import RefusedPickle, load_plain_pickle
 from ganalyze.errors import ConfigError, WeightsError
 
 
@@ -31,8 +37,19 @@ def rename_keys(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str] | 
     return renamed
 
 
+def load_safely(path: Path) -> Any:
+    """The object in a ``torch.save`` file (zip or legacy, ``weights_only=True``) or a plain pickle of tensors."""
+    if zipfile.is_zipfile(path):
+        return torch.load(path, map_location="cpu", weights_only=True)
+    with path.open("rb") as handle:
+        found = load_plain_pickle(handle)
+    if isinstance(found, int) and found == torch.serialization.MAGIC_NUMBER:  # a legacy torch.save file
+        return torch.load(path, map_location="cpu", weights_only=True)
+    return found
+
+
 def read_state_dict(path: str | os.PathLike, what: str, expected_file: str) -> dict[str, torch.Tensor]:
-    """Read a plain state dict of tensors with ``torch.load(weights_only=True)``; WeightsError on any problem.
+    """Read a plain state dict of tensors without running code (see ``load_safely``); WeightsError on any problem.
 
     ``what`` names the model, ``expected_file`` says which file is expected and where users get it.
     """
@@ -40,7 +57,15 @@ def read_state_dict(path: str | os.PathLike, what: str, expected_file: str) -> d
     if not path.is_file():
         raise WeightsError(f"{what}: no weights file at {path}. Expected {expected_file}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_safely(path)
+    except RefusedPickle as err:
+        raise WeightsError(
+            f"{what}: {path} was refused and nothing in it was run: {err}. ganalyze reads a plain pickle only as "
+            "far as a dict of tensors needs (collections.OrderedDict, torch's tensor rebuild, storage bytes read "
+            "with torch.load(weights_only=True)); anything else could run code when unpickled. Use the file as "
+            "published, or a state dict saved with torch.save(model.state_dict(), path). Expected "
+            f"{expected_file}"
+        ) from err
     except Exception as err:  # torch raises several types for truncated, foreign or unsafe files
         raise WeightsError(
             f"{what}: {path} could not be read safely as a PyTorch state dict ({type(err).__name__}: "

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from assessors.registry import assessor_from_config
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
+from ganalyze.generators.registry import REGISTRY_TARGETS, check_generator, create_generator, freeze
 from ganalyze.transformers.base import Transformer
 
 TRAIN_KEYS_FREE_ON_RESUME = ("steps", "checkpoint_every")  # extending or re-spacing saves leaves θ's path unchanged
@@ -53,9 +54,15 @@ def instantiate_role(node: Mapping[str, Any], role: str, **kwargs: Any) -> Any:
 
 
 def build_generator(node: Mapping[str, Any]) -> Generator:
-    """The generator, frozen and in eval mode."""
-    generator = instantiate_role(node, "generator")
-    return generator.eval().requires_grad_(False)
+    """The generator, frozen and in eval mode: a class named by ``_target_`` built with every option (``name``
+    included), or, for ``_target_: ganalyze.generators.create_generator`` or none, the registered ``name``."""
+    target = node.get("_target_")
+    if target is None or target in REGISTRY_TARGETS:
+        options = plain(node)
+        if not isinstance(options.get("name"), str):
+            raise ConfigError(f"a generator config needs a _target_ or `name: <generator name>`, got {options}.")
+        return create_generator(**{k: v for k, v in options.items() if not k.startswith("_")})
+    return freeze(check_generator(instantiate_role(node, "generator"), str(node.get("name", target))))
 
 
 def build_assessor(node: Mapping[str, Any]) -> Any:

@@ -109,7 +109,7 @@ def corrupted_weights(tmp_path: Path) -> Path:
     (["resume=yes"], "resume='yes' must be true or false"),
     (["train.stpes=5"], "unknown setting 'train.stpes': train has steps, batch_size, lr"),
     (["sed=1"], "unknown setting 'sed': the top level has seed, device"),
-    (["generator=biggan_deep_128"], "generator.weights is not set. Set generator.weights to a local folder holding config.json and pytorch_model.bin"),
+    (["generator=biggan_deep_128"], "generator.weights is not set and the published weights are not in the cache; downloads are switched off"),
     (["generator.pretrained=true", "generator.weights=MISSING"], "generator.weights=MISSING is not a folder"),
     (["generator.pretrained=true", "generator.weights=CORRUPT"], "is corrupted or not a safe state dict"),
 ])

@@ -2,7 +2,9 @@
 
 Weights come from a local folder holding the library's ``config.json`` and ``pytorch_model.bin``; they
 are read with ``weights_only=True`` and checked strictly (the library's own from_pretrained ignores
-missing keys and returns a model in train mode). ``pretrained=False`` builds a random network for
+missing keys and returns a model in train mode). With no folder given, the two files pytorch-pretrained-biggan
+publishes for the model are downloaded once into the cache (``ganalyze.download``; ``GANALYZE_BIGGAN_URL``
+replaces the base URL, e.g. for a mirror). ``pretrained=False`` builds a random network for
 plumbing tests, made finite in eval mode. Images come out in [0, 1]; classes by index or ImageNet name.
 """
 
@@ -19,12 +21,16 @@ from pytorch_pretrained_biggan import BigGAN, BigGANConfig
 from pytorch_pretrained_biggan.model import PRETRAINED_CONFIG_ARCHIVE_MAP, PRETRAINED_MODEL_ARCHIVE_MAP
 from torch.nn.utils.spectral_norm import SpectralNorm
 
+from ganalyze.download import DownloadFailed, cache_dir, download, offline
 from ganalyze.errors import ConfigError, WeightsError
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import imagenet_class_names
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "pytorch_model.bin"
+BASE_URL_VARIABLE = "GANALYZE_BIGGAN_URL"
+# Where pytorch-pretrained-biggan publishes its files: <base>/<model>-config.json, <base>/<model>-pytorch_model.bin.
+PUBLISHED_BASE_URL = PRETRAINED_MODEL_ARCHIVE_MAP["biggan-deep-128"].rpartition("/")[0]
 
 
 def missing_weights_message(name: str, problem: str) -> str:
@@ -37,6 +43,48 @@ def missing_weights_message(name: str, problem: str) -> str:
                    f"{CONFIG_FILE}), or convert DeepMind's TF-Hub module with the library's convert_tf_to_pytorch.")
     return (f"{name}: {problem} Set generator.weights to a local folder holding {CONFIG_FILE} and {WEIGHTS_FILE}."
             f"{sources} For plumbing tests without weights, generator.pretrained=false builds a random network.")
+
+
+def hub_name(name: str) -> str:
+    """The library's model name for a generator config name: biggan_deep_128 -> biggan-deep-128."""
+    return name.replace("_", "-")
+
+
+def published_urls(hub: str) -> dict[str, str]:
+    """The URLs of the model's config and weights, under ``$GANALYZE_BIGGAN_URL`` if set, keyed by local file name."""
+    base = (os.environ.get(BASE_URL_VARIABLE) or PUBLISHED_BASE_URL).rstrip("/")
+    return {CONFIG_FILE: f"{base}/{hub}-config.json", WEIGHTS_FILE: f"{base}/{hub}-pytorch_model.bin"}
+
+
+def by_hand_message(name: str, folder: Path, urls: dict[str, str], problem: str) -> str:
+    """One paragraph: why the files are not there, and how to put them in place by hand."""
+    return (f"{name}: generator.weights is not set and the published weights are not in the cache; {problem}. "
+            f"Nothing incomplete was kept. To use them, download {urls[CONFIG_FILE]} and {urls[WEIGHTS_FILE]} by hand "
+            f"and save them as {folder / CONFIG_FILE} and {folder / WEIGHTS_FILE} (or in any folder, then pass "
+            f"generator.weights=/that/folder). {BASE_URL_VARIABLE}=<base URL> fetches from a mirror, GANALYZE_CACHE="
+            "<folder> moves the cache, GANALYZE_OFFLINE=1 skips the download attempt; generator.pretrained=false "
+            "builds a random network for plumbing tests.")
+
+
+def fetch_published(name: str) -> Path:
+    """The cache folder holding the published ``config.json`` and ``pytorch_model.bin`` of ``name``, fetched once.
+
+    Files already in the cache are used as they are (offline too); a missing one is downloaded whole or not at all.
+    """
+    hub = hub_name(name)
+    if hub not in PRETRAINED_MODEL_ARCHIVE_MAP:
+        raise WeightsError(missing_weights_message(name, "generator.weights is not set."))
+    folder, urls = cache_dir() / "biggan" / hub, published_urls(hub)
+    missing = [file for file in urls if not (folder / file).is_file()]
+    if missing and offline():
+        raise WeightsError(by_hand_message(name, folder, urls, "downloads are switched off (GANALYZE_OFFLINE or "
+                                                               "HF_HUB_OFFLINE)"))
+    for file in missing:
+        try:
+            download(urls[file], folder / file)
+        except DownloadFailed as err:
+            raise WeightsError(by_hand_message(name, folder, urls, f"{urls[file]} could not be fetched ({err})")) from err
+    return folder
 
 
 def read_biggan_config(folder: Path, name: str) -> BigGANConfig:
@@ -113,9 +161,7 @@ class BigGANGenerator(Generator):
             raise ConfigError(f"{name}: generator.truncation must be in (0, 1], got {truncation}.")
         self.name, self.truncation = name, float(truncation)
         if pretrained:
-            if weights is None:
-                raise WeightsError(missing_weights_message(name, "generator.weights is not set."))
-            folder = Path(weights).expanduser()
+            folder = fetch_published(name) if weights is None else Path(weights).expanduser()
             if not folder.is_dir():
                 raise WeightsError(missing_weights_message(name, f"generator.weights={folder} is not a folder."))
             config = read_biggan_config(folder, name)
