@@ -340,6 +340,7 @@
   $("details-close").addEventListener("click", closeDetails);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeDetails(); });
   $("alpha-all").addEventListener("click", () => { state.alphas = new Set(allKeys()); renderAlphas(); renderBlocks(); });
+  $("alpha-none").addEventListener("click", () => { state.alphas = new Set(); renderAlphas(); renderBlocks(); });
   $("alpha-trained").addEventListener("click", () => {
     state.alphas = new Set(allKeys().filter(keyInside));
     renderAlphas();
