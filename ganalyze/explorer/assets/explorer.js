@@ -49,7 +49,7 @@
   const runTitle = (run) => `${run.assessor} · ${run.objective}`;
   const className = (id) => {
     const names = group().classNames;
-    return names ? `${id} ${names[id]}` : `class ${id}`;
+    return names ? `${names[id]} (class ${id})` : `class ${id}`;
   };
 
   // α columns line up across runs by their position relative to the trained range (α / max |bound|).
@@ -203,8 +203,8 @@
           el("figcaption", {}, fmtScore(rec.scores[run.id])));
         return el("td", { className: run.inside[j] ? "inside" : "" }, fig);
       })));
-    const title = el("h3", {}, runTitle(run),
-      el("span", { className: "sub" }, `${run.generator}, ${className(state.cls)} · score: ${run.assessor} · ${run.name}`));
+    const title = el("h3", {}, runTitle(run), el("span", { className: "sub" },
+      `${run.generator} generator, ${className(state.cls)}; under each image its ${run.assessor} score · run ${run.name}`));
     return el("section", { className: "block", "data-run": run.id },
       el("div", { className: "block-head" }, title, curve(run)),
       el("table", { className: "grid" }, el("thead", {}, head), el("tbody", {}, rows)));
