@@ -64,10 +64,10 @@ def screenshot(site: str | os.PathLike, path: str | os.PathLike, width: int = 14
     of one image shown if ``click``."""
     with headless_chromium(width, height or 1000) as driver:
         driver.get(site_url(site))
-        if click:
-            figures = driver.find_elements("css selector", "figure[data-run]")
+        if click:  # the first run's first seed, pushed furthest
+            figures = driver.find_elements("css selector", "#blocks > section:first-child tbody tr:first-child figure")
             if figures:
-                figures[len(figures) // 2 + 2].click()
+                figures[-1].click()
         full = driver.execute_script("window.scrollTo(0, 0); return document.documentElement.scrollHeight")
         driver.set_window_size(width, int(height or full + 40))
         return write_bytes(path, driver.get_screenshot_as_png())

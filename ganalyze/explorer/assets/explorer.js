@@ -204,7 +204,7 @@
         return el("td", { className: run.inside[j] ? "inside" : "" }, fig);
       })));
     const title = el("h3", {}, runTitle(run), el("span", { className: "sub" },
-      `${run.generator} generator, ${className(state.cls)}; under each image its ${run.assessor} score · run ${run.name}`));
+      `${run.generator} · ${className(state.cls)} · numbers: ${run.assessor} score`));
     return el("section", { className: "block", "data-run": run.id },
       el("div", { className: "block-head" }, title, curve(run)),
       el("table", { className: "grid" }, el("thead", {}, head), el("tbody", {}, rows)));
