@@ -1,7 +1,7 @@
 """ganalyze-explore: a site built from two short shapes-world runs shows the runs' directions on the evaluation's
 held-out seeds (scores equal the evaluation's), its files are the scored and measured images, bad input is one
 paragraph; in headless Chromium from file:// the three steps show the right files and a click the right scores;
-a BigGAN run's 1,000 class names are searchable."""
+a BigGAN run's 1,000 class names are searchable, beside a run on another generator."""
 
 import csv
 import json
@@ -126,6 +126,7 @@ def test_wandb_logs_records_as_a_table_of_images(tmp_path, monkeypatch):
     (["out={tmp}/site"], "needs at least one run folder"),
     (["{tmp}", "out={tmp}/site"], "holds no config.yaml"),
     (["{run}", "out={tmp}/site", "seeds=0"], "seeds=0 must be a whole number >= 1"),
+    (["{run}", "out={tmp}/site", "batch_size=many"], "batch_size='many' must be a whole number >= 1"),
     (["{run}", "out={tmp}/site", "colour=red"], "unknown option 'colour'"),
     (["{run}", "out={tmp}/site", "classes=[hexagon]"], "unknown class name 'hexagon'"),
     (["{run}", "out={run}"], "not an explorer site"),
@@ -212,21 +213,22 @@ def test_in_chromium_the_chosen_run_class_and_alphas_show_those_files_and_a_clic
 
 
 @pytest.fixture(scope="module")
-def biggan_site(tmp_path_factory):
-    """A short run on a random-weight BigGAN with ImageNet's 1,000 classes, and its site with two classes."""
+def biggan_site(tmp_path_factory, shapes_site):
+    """A short run on a random-weight BigGAN with ImageNet's 1,000 classes and its site with two classes, beside
+    the shapes_size run (a second generator)."""
     root = tmp_path_factory.mktemp("explore_biggan")
     run = train(root / "run", "generator=tiny_biggan", "generator.architecture.num_classes=1000",
                 "assessor=brightness", "train.steps=2", "train.batch_size=2", "eval.num_seeds=2",
                 "eval.num_alphas=3", "train.classes=[goldfish]")
     site = root / "site"
-    build_site([run], site, seeds=2, classes=["goldfish", "golden retriever"])
+    build_site([run, shapes_site[0][0]], site, seeds=2, classes=["goldfish", "golden retriever"])
     return site, json.loads((site / "scores.json").read_text())
 
 
 def test_in_chromium_a_biggan_sites_class_search_covers_all_1000_names(biggan_site):
     need_browser()
     site, scores = biggan_site
-    assert {r["class"] for r in scores["records"]} == {1, 207}
+    assert {r["class"] for r in scores["records"] if r["run"] == "run1_brightness"} == {1, 207}
     with headless_chromium() as driver:
         driver.get(site_url(site))
         search = driver.find_element("css selector", "#class-search")
@@ -244,4 +246,10 @@ def test_in_chromium_a_biggan_sites_class_search_covers_all_1000_names(biggan_si
         search.clear()
         search.send_keys("Labrador")
         assert [c.text for c in driver.find_elements("css selector", "#classes .chip")] == ["Labrador retriever"]
+        click(driver, '#generators input[value="1"]')  # the other generator: the shapes world's run and classes
+        assert [b.get_attribute("data-run") for b in driver.find_elements("css selector", "#blocks section.block")] \
+            == ["run2_shapes_size"]
+        assert not search.is_displayed()
+        assert [c.text for c in driver.find_elements("css selector", "#classes .chip")] == \
+            ["circle", "square", "triangle", "diamond", "star", "cross"]
         assert console_errors(driver) == []

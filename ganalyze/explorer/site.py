@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ganalyze.atomic import write_bytes, write_json, write_text
-from ganalyze.errors import ConfigError
+from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.explorer.images import IMAGE_DIR, GroupPlan, draw_group
 from ganalyze.explorer.runs import CURVES_FILE, ExplorerRun, generator_key, generator_label, open_run
 from ganalyze.generators.base import Generator
@@ -38,15 +38,13 @@ def class_names(generator: Generator) -> list[str] | None:
     return list(names) if names else None
 
 
-def chosen_classes(runs: Sequence[ExplorerRun], seeds: Sequence[int], classes: Sequence[int | str] | None) -> list[int]:
-    """The classes to draw: those asked for; else every class of a small generator; else the runs' trained and
-    evaluated classes, or, when they name none, the classes the evaluation drew for the shown seeds."""
+def default_classes(runs: Sequence[ExplorerRun], seeds: Sequence[int]) -> list[int]:
+    """Every class of a small generator; else the runs' trained and evaluated classes, or, when they name none,
+    the classes the evaluation drew for the shown seeds."""
     generator = runs[0].loaded.generator
-    names = class_names(generator)
-    if classes is not None:
-        return list(dict.fromkeys(resolve_classes(list(classes), generator.num_classes, names)))
     if generator.num_classes <= ALL_CLASSES_UP_TO:
         return list(range(generator.num_classes))
+    names = class_names(generator)
     ids: list[int] = []
     for run in runs:
         cfg = run.loaded.config
@@ -56,6 +54,26 @@ def chosen_classes(runs: Sequence[ExplorerRun], seeds: Sequence[int], classes: S
     if not ids:
         ids = latents_for_seeds(generator, seeds, runs[0].loaded.config.eval.get("classes"))[1].tolist()
     return sorted(dict.fromkeys(ids))
+
+
+def chosen_classes(groups: Sequence[Sequence[ExplorerRun]], seeds: Sequence[int],
+                   classes: Sequence[int | str] | None) -> list[list[int]]:
+    """The classes to draw per generator group: ``classes`` (ids or names) on each generator they name, the
+    defaults on the others; a list that fits no generator is an error naming the bad class."""
+    if classes is None:
+        return [default_classes(group, seeds) for group in groups]
+    chosen, errors = [], []
+    for group in groups:
+        generator = group[0].loaded.generator
+        try:
+            chosen.append(list(dict.fromkeys(resolve_classes(list(classes), generator.num_classes,
+                                                             class_names(generator)))))
+        except (ConfigError, UnknownNameError) as err:
+            errors.append(err)
+            chosen.append(default_classes(group, seeds))
+    if len(errors) == len(groups):
+        raise errors[0]
+    return chosen
 
 
 def prepare_out(out: Path) -> None:
@@ -106,24 +124,26 @@ def build_site(run_dirs: Sequence[str | Path], out: str | Path, seeds: int = 8,
     """Build the site for ``run_dirs`` into ``out`` and return its index.html.
 
     ``seeds`` held-out seeds (the evaluation's first ones) are shown for every run; ``classes`` (ids or names)
-    picks the classes drawn (default: see ``chosen_classes``). With a ``logger`` each run's images go to a table.
+    picks the classes drawn (see ``chosen_classes``). With a ``logger`` each run's images go to a table.
     """
     if not run_dirs:
         raise ConfigError("give at least one run folder (the folder ganalyze-train printed).")
-    if int(seeds) != seeds or seeds < 1:
-        raise ConfigError(f"seeds={seeds} must be a whole number >= 1 (the held-out seeds shown per run).")
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size} must be a whole number >= 1.")
+    for name, value, what in (("seeds", seeds, "the held-out seeds shown per run"),
+                              ("batch_size", batch_size, "images drawn at once")):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name}={value!r} must be a whole number >= 1 ({what}).")
     out = Path(out)
     prepare_out(out)
     device = torch.device(device)
     runs = [open_run(i + 1, Path(folder), device) for i, folder in enumerate(run_dirs)]
-    shown_seeds = held_out_seeds(int(seeds))
-    plans = [GroupPlan(group, shown_seeds, chosen_classes(group, shown_seeds, classes)) for group in group_runs(runs)]
+    shown_seeds = held_out_seeds(seeds)
+    run_groups = group_runs(runs)
+    plans = [GroupPlan(group, shown_seeds, ids)
+             for group, ids in zip(run_groups, chosen_classes(run_groups, shown_seeds, classes))]
     records: list[dict[str, Any]] = []
     with tqdm(total=sum(p.num_images() for p in plans), desc="explorer images", unit="image", mininterval=0.5) as bar:
         for plan in plans:
-            records += draw_group(plan, out, int(batch_size), bar)
+            records += draw_group(plan, out, batch_size, bar)
     groups = [group_entry(i, plan, records) for i, plan in enumerate(plans)]
     described = [{**run.describe(), "metrics": run.metrics, "curves": copy_curves(run, out)} for run in runs]
     write_json(out / SCORES_FILE, {"runs": [run.describe() for run in runs], "records": records})
