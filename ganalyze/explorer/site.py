@@ -22,6 +22,7 @@ from ganalyze.generators.classes import resolve_classes
 from ganalyze.sampling import held_out_seeds, latents_for_seeds
 
 ASSETS = ("index.html", "explorer.js", "explorer.css")
+RUNS_DIR = "runs"  # each run's curves, copied from its evaluation
 SCORES_FILE = "scores.json"  # also marks a folder as an explorer site (rebuilt in place)
 LOGGER_DIR = "wandb"  # built with logger=wandb, the logger's files sit in the site folder
 ALL_CLASSES_UP_TO = 16  # generators with at most this many classes get every class by default
@@ -77,14 +78,15 @@ def chosen_classes(groups: Sequence[Sequence[ExplorerRun]], seeds: Sequence[int]
 
 
 def prepare_out(out: Path) -> None:
-    """Use ``out`` for the site: a new or empty folder, or an earlier site (its images are replaced)."""
+    """Use ``out`` for the site: a new or empty folder, or an earlier site (its images and curves are replaced)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"out={out} is a file; give a folder for the site.")
     if out.is_dir() and any(entry.name != LOGGER_DIR for entry in out.iterdir()):
         if not (out / SCORES_FILE).is_file():
             raise ConfigError(f"out={out} is a folder with other files in it (no {SCORES_FILE}: not an explorer "
                               "site); give a new or empty folder.")
-        shutil.rmtree(out / IMAGE_DIR, ignore_errors=True)
+        for folder in (IMAGE_DIR, RUNS_DIR):  # what an earlier build drew for runs this one may not have
+            shutil.rmtree(out / folder, ignore_errors=True)
 
 
 def group_runs(runs: Sequence[ExplorerRun]) -> list[list[ExplorerRun]]:
@@ -100,7 +102,7 @@ def copy_curves(run: ExplorerRun, out: Path) -> str | None:
     source = run.folder / CURVES_FILE
     if not source.is_file():
         return None
-    target = f"runs/{run.id}/{CURVES_FILE.name}"
+    target = f"{RUNS_DIR}/{run.id}/{CURVES_FILE.name}"
     write_bytes(out / target, source.read_bytes())
     return target
 
