@@ -37,7 +37,13 @@ class NullLogger:
         """Record images (PIL images, HWC uint8 arrays or PNG paths) under their keys."""
 
     def log_table(self, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Record a table; PIL images in cells are logged as images."""
+        """Record a table; PIL images and paths (pathlib.Path) of image files in cells are logged as images."""
+
+    def log_records(self, key: str, records: Sequence[Mapping[str, Any]]) -> None:
+        """Record one table row per dict (columns: the keys in first-seen order; a missing key is None), as
+        ``log_table``: e.g. seed, class, α, score and image of each picture, so a dashboard filters them by any column."""
+        columns = list(dict.fromkeys(name for record in records for name in record))
+        self.log_table(key, columns, [[record.get(name) for name in columns] for record in records])
 
     def finish(self) -> None:
         """Flush and close the run."""
@@ -96,7 +102,7 @@ class WandbLogger(NullLogger):
 
     def log_table(self, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if self.run is not None:
-            data = [[self._image(c) if isinstance(c, Image.Image) else c for c in row] for row in rows]
+            data = [[self._image(c) if isinstance(c, (Image.Image, Path)) else c for c in row] for row in rows]
             self.run.log({key: self._wandb.Table(columns=list(columns), data=data)})
 
     def finish(self) -> None:
