@@ -38,9 +38,9 @@ def run_training(cfg: DictConfig) -> Path:
 @hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="config")
 @reports_errors("ganalyze-train")
 def hydra_app(cfg: DictConfig) -> None:
-    """Hydra's application, for sweeps and Hydra's own flags: composes the config and runs each job."""
-    with console_log():
-        print(f"Run folder: {run_training(cfg).resolve()}")
+    """Hydra's application, for sweeps and Hydra's own flags: composes the config and runs each job (Hydra's job
+    logging prints the package's log and writes it to the job folder too)."""
+    print(f"Run folder: {run_training(cfg).resolve()}")
 
 
 def needs_hydra_app(args: list[str]) -> bool:
