@@ -14,6 +14,7 @@ both give the same θ.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,10 @@ def hydra_value(value: Any) -> str:
         return "null"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    return str(value)
+    text = str(value)
+    if isinstance(value, (str, Path)) and re.search(r"[^\w./:~+-]", text):  # spaces, commas, '=': quote it
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return text
 
 
 def train(overrides: Sequence[str] = (), **choices: Any) -> Run:

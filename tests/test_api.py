@@ -171,3 +171,11 @@ def test_evaluation_follows_the_trained_classes_named_by_shape(tmp_path):
     assert (tmp_path / "r/eval/visual_definition_class4.png").is_file()
     assert run.walk(seeds=[1, 2], alphas=[0.0]).row_labels == ["seed 1 circle", "seed 2 circle"]
     assert run.generator.class_names[:3] == ("circle", "square", "triangle")
+
+
+def test_every_value_of_a_multirun_sweep_is_checked_before_any_job(tmp_path, monkeypatch, capsys):
+    code, _, err = run_main(train_cli.main, monkeypatch, capsys, "-m", *TINY, "assessor=brightness,redness",
+                            "train.lr=0.1,1e30", f"run_dir={tmp_path / 'sweep'}")
+    assert code == 2 and err.strip() == ("ganalyze-train: error: train.lr=1e+30 must be a finite number in (0, 10] "
+                                         "(e.g. train.lr=0.01).")
+    assert not (tmp_path / "sweep").exists()

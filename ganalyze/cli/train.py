@@ -16,12 +16,13 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from ganalyze.cli.common import console_log
 from ganalyze.cli.errors import reports_errors
 from ganalyze.jobs import TRANSFORMER_DIR, train_job
-from ganalyze.settings import check_group_choices, to_settings
+from ganalyze.settings import check_group_choices, compose_config, to_settings
 
 __all__ = ["TRANSFORMER_DIR", "main", "run_training"]
 
@@ -43,6 +44,19 @@ def hydra_app(cfg: DictConfig) -> None:
     print(f"Run folder: {run_training(cfg).resolve()}")
 
 
+def check_sweep(args: list[str]) -> None:
+    """Check every value of a multirun sweep before Hydra starts any job: each one is composed and typed with the
+    first value of the other sweeps (one paragraph on the first bad one, and no job folder made)."""
+    settings = [a for a in args if "=" in a and not a.startswith("-") and not a.lstrip("+~").startswith("hydra")]
+    parsed = OverridesParser.create().parse_overrides(settings)
+    choices = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+               else [f"{o.get_key_element()}={o.get_value_element_as_str()}" if not o.is_delete() else o.input_line]
+               for o in parsed]
+    for i, values in enumerate(choices):
+        for value in values:
+            to_settings(compose_config([c[0] for c in choices[:i]] + [value] + [c[0] for c in choices[i + 1:]]))
+
+
 def needs_hydra_app(args: list[str]) -> bool:
     """Whether the command line uses what only Hydra's application offers (flags, sweeps, hydra.* settings)."""
     return any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in args)
@@ -57,6 +71,9 @@ def main() -> None:
 
         register_plugin_configs()  # assessors of installed plugin packages become assessor=<name> options
         check_group_choices(args)
+        searchpath = any(a.lstrip("+").startswith("hydra.searchpath") for a in args)  # options may live anywhere
+        if {"-m", "--multirun"} & set(args) and not searchpath:
+            check_sweep(args)
         hydra_app()
         return
     import ganalyze
