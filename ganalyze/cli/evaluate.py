@@ -15,12 +15,13 @@ from dataclasses import asdict
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ganalyze.build import build_logger
 from ganalyze.cli.common import console_log
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
+from ganalyze.evaluation import EvalSettings
 from ganalyze.jobs import build_roles, class_ids, eval_for, evaluation_job, setup_torch, trained_transformer
 from ganalyze.runlock import RunLock
 from ganalyze.settings import FREE_ON_EVAL, compose_config, parse_overrides, saved_config, to_settings, with_overrides
@@ -89,10 +90,16 @@ def run_dir_command(command: Callable[[DictConfig], Path], usage: str, argv: lis
         command(load_run_config(args))
 
 
+def help_text() -> str:
+    """ganalyze-eval --help: the usage above and the evaluation settings with their defaults."""
+    defaults = OmegaConf.to_yaml({"eval": asdict(EvalSettings())}).rstrip()
+    return f"{__doc__.strip()}\n\nSettings that may change (EvalSettings in ganalyze/evaluation.py documents them):\n{defaults}"
+
+
 @reports_errors("ganalyze-eval")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-eval."""
-    run_dir_command(run_eval, __doc__, argv)
+    run_dir_command(run_eval, help_text(), argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
     ganalyze-train run_dir=<folder of a killed run> resume=true      # continues with the run's own settings
 
 A thin layer over ganalyze.train: the same settings give the same run from Python. Multirun sweeps (-m), Hydra's
-own flags (--help, --cfg) and hydra.* settings go through Hydra's application instead.
+own flags (--cfg, --hydra-help) and hydra.* settings go through Hydra's application instead.
 """
 
 from __future__ import annotations
@@ -57,6 +57,20 @@ def check_sweep(args: list[str]) -> None:
             to_settings(compose_config([c[0] for c in choices[:i]] + [value] + [c[0] for c in choices[i + 1:]]))
 
 
+def help_text() -> str:
+    """ganalyze-train --help: examples, the options of each role, and every setting with its default."""
+    from omegaconf import OmegaConf
+
+    from ganalyze.settings import ROLE_GROUPS, RunSettings, group_options
+
+    schema = OmegaConf.to_container(OmegaConf.structured(RunSettings), resolve=False)
+    settings = {k: v for k, v in schema.items() if k not in ROLE_GROUPS}
+    roles = "\n".join(f"  {group}: {', '.join(group_options(group))}" for group in ROLE_GROUPS)
+    return (f"{__doc__.strip()}\n\nRoles (group=option; each option's own keys as group.key=value):\n{roles}\n\n"
+            f"Settings (key=value; the dataclasses of ganalyze/settings.py document them):\n{OmegaConf.to_yaml(settings).rstrip()}\n\n"
+            "Hydra's own flags: --hydra-help; the composed config: --cfg job.")
+
+
 def needs_hydra_app(args: list[str]) -> bool:
     """Whether the command line uses what only Hydra's application offers (flags, sweeps, hydra.* settings)."""
     return any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in args)
@@ -66,6 +80,9 @@ def needs_hydra_app(args: list[str]) -> bool:
 def main() -> None:
     """Entry point of ganalyze-train (every setting can be given as key=value)."""
     args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(help_text())
+        return
     if needs_hydra_app(args):
         from assessors.plugins import register_plugin_configs
 
