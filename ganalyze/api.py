@@ -71,7 +71,7 @@ class Run:
         wanted = class_ids(classes, self.generator) if classes is not None else eval_for(self.config, self.generator).classes
         if seeds is not None:
             seeds = [int(s) for s in seeds]
-            return grid_walk(self.config, self.roles(), seeds, alphas, wanted)
+            return grid_walk(self.config, self._roles(), seeds, alphas, wanted)
         z = torch.as_tensor(z, dtype=torch.float32)
         if z.dim() != 2 or z.shape[1] != self.generator.dim_z:
             raise ConfigError(f"z must have shape (N, {self.generator.dim_z}) for this generator, got {tuple(z.shape)}.")
@@ -92,7 +92,7 @@ class Run:
         """The evaluation's α grid: eval.alpha_scale × the trained range, eval.num_alphas points, with a, b and 0."""
         return alpha_grid(self.config.train.alpha_range, self.config.eval.alpha_scale, self.config.eval.num_alphas)
 
-    def roles(self) -> Roles:
+    def _roles(self) -> Roles:
         """The run's networks as the jobs take them."""
         return Roles(self.generator, self.assessor, None, self.transformer)
 
