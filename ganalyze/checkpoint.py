@@ -10,16 +10,13 @@ from typing import Any
 
 import torch
 
+from ganalyze.atomic import write_with
 from ganalyze.errors import ConfigError, WeightsError
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write ``state`` to a temporary file beside ``path``, then rename it over ``path`` (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write ``state`` atomically (ganalyze/atomic.py: temp file, fsync, rename), so it is never half-written."""
+    write_with(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -9,19 +9,22 @@ R² against the target line, fraction of seeds changing monotonically, class pre
 from __future__ import annotations
 
 import csv
-import json
+import io
 import logging
+import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
+from ganalyze.atomic import write_json, write_text
+from ganalyze.checks import number, whole
 from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.generators.base import Generator
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
@@ -33,29 +36,44 @@ CIRCULAR_FACTORS = {"hue": 360.0}  # changes of these wrap around (degrees)
 DIRECTIONS = ("trained", "random")
 
 
-@dataclass(frozen=True)
+@dataclass
 class EvalSettings:
-    """How to evaluate: held-out seeds, the α grid (``alpha_scale`` × the trained range), batching."""
+    """How to evaluate (the ``eval`` section of the config and its schema): held-out seeds, the α grid
+    (``alpha_scale`` × the trained range, ``num_alphas`` points), batching; checked on creation.
 
+    ``classes`` (ids or names) defaults to the run's train.classes; ``world`` (auto, true, false) measures the
+    shapes world's true factors and class preservation (auto: on for the shapes generator); ``random_directions``
+    random baselines of equal norm (the first kept whole); ``grid_seeds`` rows of the visual definition and
+    ``grid_classes`` one more visual definition per class; ``out`` the folder ganalyze-eval writes (default: a new
+    <run_dir>/eval-<time>); ``enabled`` false skips the evaluation after training.
+    """
+
+    enabled: bool = True
     num_seeds: int = 200
     alpha_scale: float = 2.0
     num_alphas: int = 9
     batch_size: int = 250
-    classes: Sequence[int] | None = None
-    world: str | bool = "auto"
+    classes: Any = None
+    world: Any = "auto"
     slider: int = 0
-    random_directions: int = 1
+    random_directions: int = 5
+    grid_seeds: int = 8
+    grid_classes: Any = None
+    out: Optional[str] = None
 
     def __post_init__(self) -> None:
-        for key in ("num_seeds", "num_alphas", "batch_size", "random_directions"):
-            value = getattr(self, key)
-            if int(value) != value or value <= 0:
-                raise ConfigError(f"eval.{key}={value} must be a positive whole number.")
-        if not self.alpha_scale >= 1.0:
+        examples = {"num_seeds": 200, "num_alphas": 9, "batch_size": 250, "random_directions": 5, "grid_seeds": 8}
+        for key, example in examples.items():
+            setattr(self, key, whole(f"eval.{key}", getattr(self, key), example=example))
+        self.slider = whole("eval.slider", self.slider, minimum=0, example=0)
+        if not (isinstance(self.alpha_scale, (int, float)) and math.isfinite(self.alpha_scale) and self.alpha_scale >= 1.0):
             raise ConfigError(f"eval.alpha_scale={self.alpha_scale} must be >= 1: the α grid spans and exceeds "
                               "the trained range (e.g. eval.alpha_scale=2).")
-        if self.world not in ("auto", True, False):
+        self.alpha_scale = number("eval.alpha_scale", self.alpha_scale, 1.0, 1e3, 2.0)
+        world = {"auto": "auto", "true": True, "false": False}.get(str(self.world).lower())
+        if world is None:
             raise ConfigError(f"eval.world={self.world!r} must be auto, true or false.")
+        self.world = world
 
 
 def alpha_grid(alpha_range: tuple[float, float], scale: float, num: int) -> np.ndarray:
@@ -290,15 +308,14 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
 def save_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
     """Write metrics.json (all metrics and settings) and rows.csv (one row per direction × seed × α)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out_dir / "metrics.json", "rows": out_dir / "rows.csv"}
     payload = {
         "settings": {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in asdict(evaluation.settings).items()},
         "alpha_range": list(evaluation.alpha_range), "alphas": evaluation.alphas.tolist(),
         "num_seeds": len(evaluation.seeds), "summary": evaluation.summary(), "metrics": evaluation.metrics,
     }
-    paths["metrics"].write_text(json.dumps(payload, indent=2) + "\n")
-    with paths["rows"].open("w", newline="") as f:
+    write_json(paths["metrics"], payload)
+    with io.StringIO(newline="") as f:
         writer = csv.writer(f)
         factor_names = sorted(next(iter(evaluation.sweeps.values())).factors)
         writer.writerow(["direction", "seed", "class", "alpha", "score", "score_change",
@@ -313,4 +330,5 @@ def save_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Pa
                                      f"{result.scores[i, j]:.6g}", f"{score_change[i, j]:.6g}",
                                      *(f"{result.factors[n][i, j]:.6g}" for n in factor_names),
                                      *(f"{changes[n][i, j]:.6g}" for n in factor_names), pred])
+        write_text(paths["rows"], f.getvalue())
     return paths

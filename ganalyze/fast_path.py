@@ -51,7 +51,7 @@ COMPACT_MIN_NUMEL = 4096  # smaller saved tensors are kept as they are (no gain,
 RECENT_SAVES = 8  # originals held to recognise a tensor saved again right after
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: it is also the schema of train.fast (ganalyze.settings), which Hydra fills in
 class FastPath:
     """Speed settings of a training step; checked on creation."""
 

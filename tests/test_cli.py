@@ -61,11 +61,19 @@ def test_the_main_job_writes_everything_and_prints_the_run_folder(finished_run):
 
 def test_ganalyze_eval_re_evaluates_a_run_with_new_settings(finished_run, monkeypatch, capsys):
     run_dir, _ = finished_run
+    first = (run_dir / "eval/metrics.json").read_bytes()
     code, out, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", "eval.num_seeds=3",
                               "eval.grid_classes=[2]")
     assert code == 0, err
-    metrics = json.loads((run_dir / "eval/metrics.json").read_text())
-    assert metrics["num_seeds"] == 3 and (run_dir / "eval/visual_definition_class2.png").is_file()
+    out_dir = Path(out.strip().splitlines()[-1].removeprefix("evaluation written to "))
+    assert out_dir.parent == run_dir and out_dir.name.startswith("eval-")  # a new folder: the first one is kept
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["num_seeds"] == 3 and (out_dir / "visual_definition_class2.png").is_file()
+    assert (run_dir / "eval/metrics.json").read_bytes() == first
+    code, _, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", f"eval.out={out_dir}")
+    assert code == 2 and "already holds files; ganalyze-eval never overwrites" in err
+    code, _, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", "eval.numseeds=3")
+    assert code == 2 and "unknown setting 'eval.numseeds': eval has enabled, num_seeds" in err
     code, _, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", "train.lr=1")
     assert code == 2 and "cannot change train.lr" in err
 
@@ -77,7 +85,7 @@ def test_ganalyze_eval_falls_back_to_the_last_checkpoint_of_an_unfinished_run(tm
     (run_dir / "transformer").rename(tmp_path / "final")  # as if killed after its last checkpoint
     code, out, err = run_main(eval_cli.main, monkeypatch, capsys, f"run_dir={run_dir}", "eval.num_seeds=2")
     assert code == 0, err
-    assert "evaluating its checkpoint at step 2" in out and (run_dir / "eval/metrics.json").is_file()
+    assert "evaluating its checkpoint at step 2" in out and len(list(run_dir.glob("eval-*/metrics.json"))) == 1
 
 
 def test_a_bad_value_exits_non_zero_with_one_paragraph_from_the_console_script(tmp_path):

@@ -1,93 +1,83 @@
-"""ganalyze-eval: evaluate the direction of a finished (or checkpointed) run again, into <run_dir>/eval.
+"""ganalyze-eval: evaluate the direction of a finished (or checkpointed) run again, into a new folder.
 
-    ganalyze-eval run_dir=runs/shapes_size/2026-01-01_12-00-00 [eval.num_seeds=500] [logger=none] [device=cuda]
+    ganalyze-eval run_dir=runs/shapes_size/2026-01-01_12-00-00 [eval.num_seeds=500] [eval.out=<folder>] [logger=none]
 
-Only evaluation settings may change (eval.*, logger, device, threads); the rest comes from the run's config.yaml.
+Writes <run_dir>/eval-<date_time> (or eval.out, which must not hold files yet), so an earlier evaluation is never
+overwritten. Only settings that cannot change the trained direction may change (eval.*, logger, device, threads);
+the rest comes from the run's config.yaml.
 """
 
 from __future__ import annotations
 
 import sys
+import time
+from dataclasses import asdict
 from collections.abc import Callable
-from importlib.resources import files
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ganalyze.build import build_assessor, build_generator, build_logger, build_objective, build_transformer, plain
-from ganalyze.checkpoint import load_checkpoint
-from ganalyze.cli.common import run_evaluation, setup_torch
+from ganalyze.build import build_logger
+from ganalyze.cli.common import console_log
 from ganalyze.cli.errors import reports_errors
-from ganalyze.cli.train import TRANSFORMER_DIR
 from ganalyze.errors import ConfigError
-from ganalyze.generators.base import Generator
-from ganalyze.training import CHECKPOINT_FILE
-from ganalyze.transformers import Transformer, load_transformer
+from ganalyze.evaluation import EvalSettings
+from ganalyze.jobs import build_roles, class_ids, eval_for, evaluation_job, setup_torch, trained_transformer
+from ganalyze.runlock import RunLock
+from ganalyze.settings import FREE_ON_EVAL, compose_config, parse_overrides, saved_config, to_settings, with_overrides
 
 USAGE = "usage: ganalyze-eval run_dir=<run folder> [eval.<key>=<value> ...] [logger=none|wandb] [device=...] [threads=N]"
-OVERRIDABLE = ("eval.", "logger.", "device", "threads")
-
-
-def logger_config(name: str) -> DictConfig:
-    """The packaged logger config ``conf/logger/<name>.yaml``."""
-    available = sorted(p.name[:-5] for p in files("ganalyze.conf").joinpath("logger").iterdir() if p.name.endswith(".yaml"))
-    if name not in available:
-        raise ConfigError(f"unknown logger {name!r}; known loggers: {', '.join(available)}.")
-    return OmegaConf.create(files("ganalyze.conf").joinpath(f"logger/{name}.yaml").read_text())
 
 
 def load_run_config(args: list[str]) -> DictConfig:
-    """The run's saved config with the command line's evaluation overrides applied."""
-    pairs = [a.split("=", 1) for a in args]
-    if any(len(p) != 2 for p in pairs):
-        raise ConfigError(f"arguments must be key=value, got {[a for a in args if '=' not in a]}. {USAGE}")
-    options = dict(pairs)
-    if "run_dir" not in options:
+    """The run's saved config with the command line's evaluation overrides applied (others refused)."""
+    bad = [a for a in args if "=" not in a]
+    if bad:
+        raise ConfigError(f"arguments must be key=value, got {bad}. {USAGE}")
+    given = parse_overrides(args)
+    if "run_dir" not in given:
         raise ConfigError(f"ganalyze-eval needs run_dir=<the folder ganalyze-train printed>. {USAGE}")
-    run_dir = Path(options.pop("run_dir"))
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"run_dir={run_dir} holds no config.yaml; give the folder that ganalyze-train printed.")
-    cfg = OmegaConf.load(path)
-    defaults = OmegaConf.create(files("ganalyze.conf").joinpath("config.yaml").read_text()).eval
-    cfg.eval = OmegaConf.merge(defaults, cfg.eval)  # eval keys added since the run get their defaults
-    if "logger" in options:
-        cfg.logger = logger_config(options.pop("logger"))
-    refused = [k for k in options if not k.startswith(OVERRIDABLE)]
-    if refused:
-        raise ConfigError(f"ganalyze-eval cannot change {', '.join(refused)}: they define the trained direction. "
-                          f"Only eval.*, logger, device and threads may change. {USAGE}")
-    cfg.merge_with(OmegaConf.from_dotlist([f"{k}={v}" for k, v in options.items()]))
-    cfg.run_dir = str(run_dir)
+    folder = str(given["run_dir"])
+    overrides = [a for a in args if a.partition("=")[0] != "run_dir"]
+    why = "ganalyze-eval cannot change {keys}: they define the trained direction"
+    cfg = with_overrides(saved_config(folder), compose_config(overrides), overrides, FREE_ON_EVAL, why)
+    cfg.run_dir = folder
     return cfg
 
 
-def trained_transformer(cfg: DictConfig, generator: Generator, assessor: torch.nn.Module, run_dir: Path) -> Transformer:
-    """The run's final transformer, or, for a run still training or killed, the one in its last checkpoint."""
-    if (run_dir / TRANSFORMER_DIR).is_dir() or not (run_dir / CHECKPOINT_FILE).is_file():
-        return load_transformer(run_dir / TRANSFORMER_DIR)
-    checkpoint = load_checkpoint(run_dir / CHECKPOINT_FILE)
-    objective = build_objective(cfg.objective, assessor)
-    transformer = build_transformer(cfg.transformer, generator, int(getattr(objective, "alpha_dim", 1)))
-    transformer.load_state_dict(checkpoint["transformer"])
-    print(f"{run_dir} has no final transformer yet: evaluating its checkpoint at step {checkpoint['step']}")
-    return transformer.eval().requires_grad_(False)
+def new_eval_folder(run_dir: Path, out: str | None) -> Path:
+    """eval.out if given (it must be empty or absent), else a new <run_dir>/eval-<date_time>."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(f"eval.out={out} already holds files; ganalyze-eval never overwrites an evaluation: "
+                              "give a new folder, or leave eval.out unset for a new <run_dir>/eval-<date_time>.")
+        return path
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    path, n = run_dir / f"eval-{stamp}", 1
+    while path.exists():
+        n += 1
+        path = run_dir / f"eval-{stamp}-{n}"
+    return path
 
 
 def run_eval(cfg: DictConfig) -> Path:
-    """Rebuild generator and assessor, load the trained transformer, and evaluate into run_dir/eval."""
-    device = setup_torch(cfg)
-    run_dir = Path(cfg.run_dir)
-    generator = build_generator(cfg.generator).to(device)
-    assessor = build_assessor(cfg.assessor).to(device)
-    transformer = trained_transformer(cfg, generator, assessor, run_dir).to(device)
-    logger = build_logger(cfg.logger, run_dir, name=f"{run_dir.name}-eval", config=plain(cfg), job_type="eval")
-    try:
-        run_evaluation(cfg, generator, transformer, assessor, run_dir, logger)
-    finally:
-        logger.finish()
-    return run_dir
+    """Rebuild the run's generator and assessor, load its trained direction, evaluate into a new folder."""
+    settings = to_settings(cfg)
+    device = setup_torch(settings)
+    run_dir = Path(settings.run_dir)
+    out = new_eval_folder(run_dir, settings.eval.out)
+    roles = build_roles(settings, device)
+    roles.transformer = trained_transformer(run_dir, roles).to(device)
+    class_ids(eval_for(settings, roles.generator).grid_classes, roles.generator)  # class names checked before any write
+    with RunLock(run_dir, "ganalyze-eval"):
+        logger = build_logger(settings.logger, run_dir, name=f"{run_dir.name}-eval", config=asdict(settings),
+                              job_type="eval")
+        try:
+            evaluation_job(settings, roles, run_dir, out, logger)
+        finally:
+            logger.finish()
+    return out
 
 
 def run_dir_command(command: Callable[[DictConfig], Path], usage: str, argv: list[str] | None) -> None:
@@ -96,13 +86,20 @@ def run_dir_command(command: Callable[[DictConfig], Path], usage: str, argv: lis
     if not args or args[0] in ("-h", "--help"):
         print(usage.strip())
         return
-    command(load_run_config(args))
+    with console_log():
+        command(load_run_config(args))
+
+
+def help_text() -> str:
+    """ganalyze-eval --help: the usage above and the evaluation settings with their defaults."""
+    defaults = OmegaConf.to_yaml({"eval": asdict(EvalSettings())}).rstrip()
+    return f"{__doc__.strip()}\n\nSettings that may change (EvalSettings in ganalyze/evaluation.py documents them):\n{defaults}"
 
 
 @reports_errors("ganalyze-eval")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-eval."""
-    run_dir_command(run_eval, __doc__, argv)
+    run_dir_command(run_eval, help_text(), argv)
 
 
 if __name__ == "__main__":

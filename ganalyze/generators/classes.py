@@ -17,6 +17,18 @@ def imagenet_class_names() -> tuple[str, ...]:
     return tuple(line for line in text.splitlines() if line)
 
 
+def shape_class_names(num_classes: int) -> tuple[str, ...] | None:
+    """Names of the shapes generator's classes: the world's shapes in order (circle, square, ...); a generator of
+    several world variants (class = variant × shapes + shape) gets <shape>/<variant index>; None if they do not fit."""
+    from ganalyze.world.shapes import SHAPE_NAMES
+
+    if num_classes == len(SHAPE_NAMES):
+        return SHAPE_NAMES
+    if num_classes % len(SHAPE_NAMES):
+        return None
+    return tuple(f"{SHAPE_NAMES[c % len(SHAPE_NAMES)]}/{c // len(SHAPE_NAMES)}" for c in range(num_classes))
+
+
 def resolve_classes(classes: Sequence[int | str] | None, num_classes: int,
                     names: Sequence[str] | None = None) -> list[int] | None:
     """Turn class ids and/or names into ids in [0, num_classes); None stays None (all classes)."""

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ganalyze.generators.base import Generator
+from ganalyze.generators.classes import shape_class_names
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
 SHIPPED_FOLDER = Path(__file__).resolve().parent.parent / "weights" / "shapes_generator"
@@ -152,6 +153,7 @@ class ShapesGenerator(Generator):
         if not z_std > 0:
             raise ValueError(f"z_std must be positive, got {z_std}")
         self.dim_z, self.num_classes, self.resolution, self.z_std = dim_z, num_classes, resolution, z_std
+        self.class_names = shape_class_names(num_classes)  # circle, square, ... in the world's order
         self.config = {"dim_z": dim_z, "num_classes": num_classes, "resolution": resolution, "width": width,
                        "embed_dim": embed_dim, "flow_layers": flow_layers, "flow_hidden": flow_hidden, "z_std": z_std}
         self.decoder = ShapesDecoder(dim_z, num_classes, resolution, width, embed_dim)
