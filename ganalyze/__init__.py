@@ -1,7 +1,7 @@
 """ganalyze: assessor-guided editing of generative models (GANalyze, steerability, dataset projection).
 
 The public API (see docs/api.md): ``train``, ``load_run`` (-> ``Run``, whose ``walk`` gives a ``Walk``),
-``list_assessors`` and ``create_assessor``. They are imported on first use, so ``import ganalyze.world`` stays light.
+``list_assessors`` / ``create_assessor`` and ``list_generators`` / ``create_generator``. They are imported on first use, so ``import ganalyze.world`` stays light.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "train": "ganalyze.api", "load_run": "ganalyze.api", "Run": "ganalyze.api", "Walk": "ganalyze.walk",
     "list_assessors": "assessors.registry", "create_assessor": "assessors.registry",
+    "list_generators": "ganalyze.generators.registry", "create_generator": "ganalyze.generators.registry",
 }
 __all__ = ["__version__", *_EXPORTS]
 

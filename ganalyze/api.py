@@ -80,7 +80,7 @@ class Run:
         y = torch.as_tensor(wanted * len(z) if len(wanted) == 1 else wanted, dtype=torch.long)
         title = f"{self.config.assessor.get('name', 'assessor')} score along θ on {generator_name(self.config)}"
         return walk(self.generator, self.transformer, self.assessor, z, y, alphas, [f"z{i}" for i in range(len(z))],
-                    title, self.config.eval.slider)
+                    title, self.config.eval.slider, trained_range=tuple(self.config.train.alpha_range))
 
     def visual_definition(self, classes: Any = None, seeds: Iterable[int] | None = None) -> Image.Image:
         """The visual definition as a picture: held-out seeds (default: the first eval.grid_seeds) of ``classes``

@@ -32,7 +32,7 @@ from ganalyze.settings import RunSettings
 from ganalyze.steerability import run_steerability
 from ganalyze.training import CHECKPOINT_FILE, resume_state, train
 from ganalyze.transformers import Transformer, load_transformer
-from ganalyze.visuals import plot_changes, plot_loss, table_rows
+from ganalyze.visuals import definition_title, plot_changes, plot_loss, sample_records
 from ganalyze.walk import Walk, class_label, walk
 
 log = logging.getLogger("ganalyze.run")
@@ -147,7 +147,9 @@ def train_job(settings: RunSettings, parallel: DataParallel | None = None) -> tu
                           checkpoint, device, parallel)
             roles.transformer.save_pretrained(folder / TRANSFORMER_DIR)
             if state.losses:
-                logger.log_images({"train/loss_curve": plot_loss(state.losses, folder / "train_loss.png")})
+                what = trained_edit(settings) or assessor_name(settings)
+                title = f"Training loss: {what} direction in {generator_name(settings)}"
+                logger.log_images({"train/loss_curve": plot_loss(state.losses, folder / "train_loss.png", title=title)})
             if settings.eval.enabled:
                 evaluation_job(settings, roles, folder, folder / EVAL_DIR, logger)
         finally:
@@ -172,11 +174,22 @@ def grid_walk(settings: RunSettings, roles: Roles, seeds: list[int], alphas: Any
               what: str = "") -> Walk:
     """``seeds`` of ``classes`` walked over ``alphas``, titled with what was trained and what is shown."""
     z, y = latents_for_seeds(roles.generator, seeds, classes)
-    low, high = settings.train.alpha_range
-    title = (f"{settings.assessor.get('name', 'assessor')} score along θ on {generator_name(settings)}{what}; "
-             f"trained α in [{low:g}, {high:g}]")
+    assessor = assessor_name(settings)
+    title = definition_title(assessor, generator_name(settings), what or None, trained_edit(settings))
     return walk(roles.generator, roles.transformer, roles.assessor, z, y, alphas, [seed_label(s) for s in seeds],
-                title, settings.eval.slider)
+                title, settings.eval.slider, trained_range=tuple(settings.train.alpha_range),
+                score_label=f"{assessor} score of the image")
+
+
+def assessor_name(settings: RunSettings) -> str:
+    """The run's assessor by its config's name."""
+    return str(settings.assessor.get("name", "assessor"))
+
+
+def trained_edit(settings: RunSettings) -> str | None:
+    """The edit an edit objective trains (zoom, shift_x, ...), or None for a score objective."""
+    edit = settings.objective.get("edit")
+    return None if edit is None else str(edit)
 
 
 def evaluation_job(settings: RunSettings, roles: Roles, folder: Path, out: Path, logger: Any) -> Evaluation:
@@ -186,23 +199,24 @@ def evaluation_job(settings: RunSettings, roles: Roles, folder: Path, out: Path,
     evaluation = evaluate(roles.generator, roles.transformer, roles.assessor, settings.train.alpha_range, eval_settings,
                           seed=settings.seed)
     save_evaluation(evaluation, out)
-    pictures: dict[str, Any] = {"eval/changes_vs_alpha": plot_changes(evaluation, out / "changes_vs_alpha.png")}
+    pictures: dict[str, Any] = {"eval/changes_vs_alpha": plot_changes(
+        evaluation, out / "changes_vs_alpha.png", assessor=assessor_name(settings), generator=generator_name(settings),
+        trained=trained_edit(settings))}
     seeds = evaluation.seeds[: eval_settings.grid_seeds]
     grids = {"": eval_settings.classes,
              **{f"_class{c}": [c] for c in grid_classes}}
     for suffix, classes in grids.items():
-        what = f" ({class_label(roles.generator, classes[0])})" if suffix else ""
+        what = class_label(roles.generator, classes[0]) if suffix else ""
         result = grid_walk(settings, roles, seeds, evaluation.alphas, classes, what)
         path = write_with(out / f"visual_definition{suffix}.png", lambda f, r=result: r.grid().save(f, format="PNG"))
         pictures[f"eval/visual_definition{suffix}"] = path
         if not suffix:
             labels = [class_label(roles.generator, int(c)) for c in result.classes]
-            logger.log_table("eval/samples", ["seed", "class", "alpha", "score", "image"],
-                             table_rows(result.images, result.scores, evaluation.alphas, seeds, labels))
+            logger.log_records("eval/samples", sample_records(result, seeds, labels))
     logger.log_images(pictures)
     logger.log_metrics({f"eval/{k}": v for k, v in evaluation.summary().items()})
     log_summary(evaluation, out)
-    edit = settings.objective.get("edit")
+    edit = trained_edit(settings)
     if edit is not None:  # an edit objective: also measure the transformation achieved (steerability)
         run_steerability(str(edit), settings.train.alpha_range, eval_settings, eval_settings.grid_seeds,
                          roles.generator, roles.transformer, folder, logger)

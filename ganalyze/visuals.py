@@ -21,10 +21,7 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from ganalyze.atomic import write_with  # noqa: E402
-from ganalyze.evaluation import DIRECTIONS, Evaluation, slider_alpha  # noqa: E402
-from ganalyze.generators.base import Generator  # noqa: E402
-from ganalyze.sampling import latents_for_seeds  # noqa: E402
-from ganalyze.transformers.base import Transformer  # noqa: E402
+from ganalyze.evaluation import DIRECTIONS, Evaluation  # noqa: E402
 
 MIN_CELL = 96  # small images are enlarged (nearest neighbour) so that the score text stays readable
 MARGIN = 22
@@ -120,28 +117,15 @@ def _grid_notes(alphas: Sequence[float], trained_range: tuple[float, float] | No
 
 
 @torch.no_grad()
-def visual_definition(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
-                      seeds: Sequence[int], alphas: Sequence[float], classes: Sequence[int] | None = None,
-                      slider: int = 0) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
-    """Images (seeds, alphas, 3, H, W) of each seed pushed along the direction, their scores and class ids."""
-    device = next(transformer.parameters()).device
-    z, y = latents_for_seeds(generator, seeds, classes)
-    z, y = z.to(device), y.to(device)
-    alpha_dim = int(getattr(transformer, "alpha_dim", 1))
-    columns, scores = [], []
-    for value in alphas:
-        images = generator(transformer(z, slider_alpha(value, len(z), alpha_dim, slider, device), y), y)
-        columns.append(images.cpu())
-        scores.append(assessor(images).float().cpu().numpy())
-    return torch.stack(columns, dim=1), np.stack(scores, axis=1), y.cpu()
-
-
-def table_rows(images: torch.Tensor, scores: np.ndarray, alphas: Sequence[float], seeds: Sequence[int],
-               class_labels: Sequence[str]) -> list[list[Any]]:
-    """Rows (seed, class, α, score, image) of a visual definition, for a logged table."""
-    cell = max(MIN_CELL, images.shape[-1])
-    return [[int(seed), class_labels[i], float(alpha), float(scores[i, j]), to_pil(images[i, j], cell)]
-            for i, seed in enumerate(seeds) for j, alpha in enumerate(alphas)]
+def sample_records(walk: Any, seeds: Sequence[int], class_labels: Sequence[str]) -> list[dict[str, Any]]:
+    """One record per image of a walk (seed, class, α, whether α is inside the trained range, score, image and,
+    on the shapes world, each measured factor), for a logged table a dashboard can filter by any column."""
+    cell = max(MIN_CELL, walk.images.shape[-1])
+    low, high = walk.trained_range or (-np.inf, np.inf)
+    return [{"seed": int(seed), "class": class_labels[i], "alpha": float(alpha),
+             "in_trained_range": bool(low <= alpha <= high), "score": float(walk.scores[i, j]), "image": to_pil(walk.images[i, j], cell),
+             **{name: float(values[i, j]) for name, values in walk.factors.items()}}
+            for i, seed in enumerate(seeds) for j, alpha in enumerate(walk.alphas)]
 
 
 def _band(ax: Any, alphas: np.ndarray, mean: Sequence[float], std: Sequence[float], label: str) -> None:

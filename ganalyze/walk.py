@@ -30,10 +30,14 @@ class Walk:
     title: str
     factors: dict[str, np.ndarray] = field(default_factory=dict)
     class_kept: np.ndarray | None = None
+    trained_range: tuple[float, float] | None = None
+    score_label: str | None = None
 
     def grid(self) -> Image.Image:
-        """The walk as one picture: α above each column, the row's seed and class at its left, scores on images."""
-        return image_grid(self.images, self.scores, self.alphas, self.row_labels, self.title)
+        """The walk as one picture: α above each column (trained range framed), the row's seed and class at its
+        left, scores on images."""
+        return image_grid(self.images, self.scores, self.alphas, self.row_labels, self.title,
+                          trained_range=self.trained_range, score_label=self.score_label)
 
 
 def class_label(generator: Generator, class_id: int) -> str:
@@ -45,7 +49,8 @@ def class_label(generator: Generator, class_id: int) -> str:
 @torch.no_grad()
 def walk(generator: Generator, transformer: Transformer, assessor: torch.nn.Module, z: torch.Tensor, y: torch.Tensor,
          alphas: Sequence[float], row_names: Sequence[str], title: str, slider: int = 0,
-         tools: WorldTools | None = None) -> Walk:
+         tools: WorldTools | None = None, trained_range: tuple[float, float] | None = None,
+         score_label: str | None = None) -> Walk:
     """Generate G(T(z, α, y), y) for every latent and α, score it, and measure the world's factors where ``tools``
     are given (default: the shapes world's instruments when ``generator`` is the shapes generator)."""
     tools = tools if tools is not None else world_tools(generator, "auto")
@@ -64,4 +69,5 @@ def walk(generator: Generator, transformer: Transformer, assessor: torch.nn.Modu
     labels = [f"{name} {class_label(generator, int(c))}" for name, c in zip(row_names, y.cpu())]
     factors = {name: np.stack([m[name] for m in measured], axis=1) for name in (measured[0] if measured else {})}
     return Walk(torch.stack(columns, dim=1), np.stack(scores, axis=1), np.asarray(alphas, dtype=float),
-                y.cpu().numpy(), labels, title, factors, np.stack(kept, axis=1) if kept else None)
+                y.cpu().numpy(), labels, title, factors, np.stack(kept, axis=1) if kept else None,
+                trained_range, score_label)

@@ -18,7 +18,9 @@ from ganalyze.evaluation import (EvalSettings, alpha_grid, change_metrics, class
                                  score_metrics)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.transformers import LinearTransformer
-from ganalyze.visuals import image_grid, plot_changes, visual_definition
+from ganalyze.sampling import latents_for_seeds
+from ganalyze.visuals import image_grid, plot_changes
+from ganalyze.walk import walk
 
 ALPHAS = np.array([-0.5, -0.25, 0.0, 0.25, 0.5])  # exact in binary: changes are exact
 INSIDE = np.array([False, True, True, True, False])
@@ -100,7 +102,9 @@ def test_short_evaluation_writes_metrics_rows_and_pictures(tiny, tmp_path):
     assert all(float(r["score_change"]) == 0.0 for r in zero)
     trained = evaluation.sweeps["trained"].scores
     assert trained.std(axis=1).max() > 0  # the direction changes the images
-    images, scores, ys = visual_definition(tiny, transformer, assessor, evaluation.seeds[:2], evaluation.alphas)
+    z, y = latents_for_seeds(tiny, evaluation.seeds[:2])
+    result = walk(tiny, transformer, assessor, z, y, evaluation.alphas, ["#0", "#1"], "title")
+    images, scores = result.images, result.scores
     assert images.shape == (2, 5, 3, 32, 32) and np.allclose(scores, trained[:2], atol=1e-5)
     grid = image_grid(images, scores, evaluation.alphas, ["#0", "#1"], "title")
     assert grid.width >= 5 * 96 and grid.height >= 2 * 96

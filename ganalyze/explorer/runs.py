@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ganalyze.build import build_assessor, build_generator, plain
-from ganalyze.errors import ConfigError
+from ganalyze.api import load_run
+from ganalyze.build import plain
 from ganalyze.evaluation import alpha_grid
 from ganalyze.generators.base import Generator
-from ganalyze.transformers import Transformer, load_transformer
+from ganalyze.settings import saved_config
+from ganalyze.transformers import Transformer
 
 METRICS_FILE = Path("eval") / "metrics.json"
 CURVES_FILE = Path("eval") / "changes_vs_alpha.png"
@@ -35,20 +36,9 @@ class LoadedRun:
 
 
 def load_run_folder(folder: Path, device: torch.device) -> LoadedRun:
-    """Rebuild a finished run from its config.yaml and transformer/ folder.
-
-    The explorer's only loader: at merge time it can become a call to the public ``ganalyze.load_run``.
-    """
-    path = folder / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"run folder {folder} holds no config.yaml; give folders that ganalyze-train printed "
-                          "(e.g. runs/shapes_size/2026-01-01_12-00-00).")
-    if not (folder / "transformer").is_dir():
-        raise ConfigError(f"run folder {folder} has no transformer/ folder: the run has not finished training "
-                          "(resume it with ganalyze-train run_dir=<folder> resume=true).")
-    config = OmegaConf.load(path)
-    return LoadedRun(config, build_generator(config.generator).to(device), build_assessor(config.assessor).to(device),
-                     load_transformer(folder / "transformer").to(device))
+    """Rebuild a run through the public ``ganalyze.load_run``; its raw config names and groups it on the page."""
+    run = load_run(folder, device=str(device))
+    return LoadedRun(saved_config(folder), run.generator, run.assessor, run.transformer)
 
 
 def generator_key(config: DictConfig) -> str:

@@ -51,8 +51,10 @@ def _from_packaged_config(name: str, **options: Any) -> Generator:
     return build_generator(OmegaConf.merge(packaged_config(name), options))
 
 
+@functools.cache
 def _register_builtins() -> None:
-    """Register every packaged generator config under its file name."""
+    """Register every packaged generator config under its file name, once, on first use (not at import: the
+    config package registers the settings schema, which imports the evaluation, which imports the generators)."""
     for resource in files("ganalyze.conf").joinpath("generator").iterdir():
         if resource.name.endswith(".yaml"):
             name = resource.name.removesuffix(".yaml")
@@ -61,6 +63,7 @@ def _register_builtins() -> None:
 
 def _known() -> dict[str, Any]:
     """Registered factories and plugin entry points by name; a registered name wins over a plugin's."""
+    _register_builtins()
     return {**plugin_entry_points(GENERATORS), **_REGISTRY}
 
 
@@ -99,6 +102,3 @@ def check_generator(generator: Any, name: str) -> Generator:
             "sample_latents, and forward(z, y) -> images in [0, 1]."
         )
     return generator
-
-
-_register_builtins()
