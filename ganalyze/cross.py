@@ -3,8 +3,9 @@ on the shapes world, by every true factor, on shared held-out seeds.
 
 Each (seed, α) image of a direction is generated once and scored by all assessors. Per entry: slope and Spearman ρ
 of the score's change from α = 0 against α over the direction's trained range (``evaluation.change_metrics``),
-and the slope normalised so the diagonal reads 1: the change per unit of latent distance walked, divided by that
-of the column's own direction (the first run trained with that assessor). Intervals: percentile bootstrap over
+the slope normalised so the diagonal reads 1 (the change per unit of latent distance walked, divided by that
+of the column's own direction, the first run trained with that assessor), and the mean |change| per seed at the
+ends of the range (ρ pools seeds, so one moved both ways reads near 0 there but not here). Intervals: percentile bootstrap over
 seeds. Random directions of the median step length give the baseline row (mean |value| over the draws).
 """
 
@@ -30,8 +31,8 @@ from tqdm.auto import tqdm  # noqa: E402
 from ganalyze.atomic import write_json, write_text, write_with  # noqa: E402
 from ganalyze.build import build_assessor, build_generator, plain  # noqa: E402
 from ganalyze.errors import ConfigError  # noqa: E402
-from ganalyze.evaluation import (CIRCULAR_FACTORS, EvalSettings, WorldTools, alpha_grid, change_metrics,  # noqa: E402
-                                 class_metrics, slider_alpha, sweep, world_tools)
+from ganalyze.evaluation import (CIRCULAR_FACTORS, EvalSettings, WorldTools, alpha_grid, change_from_zero,  # noqa: E402
+                                 change_metrics, class_metrics, slider_alpha, sweep, world_tools)
 from ganalyze.generators.base import Generator  # noqa: E402
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed  # noqa: E402
 from ganalyze.transformers import LinearTransformer, Transformer, load_transformer  # noqa: E402
@@ -178,15 +179,19 @@ def sweep_row(generator: Generator, label: str, transformer: Transformer, alpha_
                     result.predicted)
 
 
-def slope_and_rho(row: RowSweep, key: str, seeds: np.ndarray | slice = slice(None)) -> tuple[float, float]:
-    """Slope and pooled Spearman ρ of the column's change from α = 0 against α, over the trained range."""
-    metrics = change_metrics(row.alphas, row.values[key][seeds], row.inside, CIRCULAR_FACTORS.get(key.split(":")[-1]))
-    return metrics["slope"], metrics["spearman"]
+def entry_values(row: RowSweep, key: str, seeds: np.ndarray | slice = slice(None)) -> tuple[float, float, float]:
+    """Over the trained range: slope and pooled Spearman ρ of the column's change from α = 0 against α, and the
+    mean |change| per seed at the range's ends (a direction that moves seeds both ways has ρ near 0 but not this)."""
+    period = CIRCULAR_FACTORS.get(key.split(":")[-1])
+    values = row.values[key][seeds]
+    metrics = change_metrics(row.alphas, values, row.inside, period)
+    ends = np.flatnonzero(np.isin(row.alphas, row.alpha_range))
+    return metrics["slope"], metrics["spearman"], float(np.abs(change_from_zero(row.alphas, values, period)[:, ends]).mean())
 
 
 def entry_arrays(rows: Sequence[RowSweep], keys: Sequence[str], seeds: np.ndarray | slice) -> np.ndarray:
-    """(rows, columns, 2): slope and ρ of every entry on one choice of seeds."""
-    return np.array([[slope_and_rho(row, key, seeds) for key in keys] for row in rows])
+    """(rows, columns, 3): slope, ρ and mean |change| at the ends of every entry on one choice of seeds."""
+    return np.array([[entry_values(row, key, seeds) for key in keys] for row in rows])
 
 
 def normalise(slopes: np.ndarray, steps: np.ndarray, references: Sequence[int | None]) -> np.ndarray:
@@ -255,7 +260,9 @@ def report(runs: Sequence[CrossRun], rows: Sequence[RowSweep], draws: Sequence[R
     def entries(i: int) -> dict[str, dict[str, Any]]:
         return {key: {"slope": point[i, j, 0], "slope_ci": interval(boot[:, i, j, 0]).tolist(),
                       "normalised_slope": norm_point[i, j], "normalised_slope_ci": interval(norm_boot[:, i, j]).tolist(),
-                      "spearman": point[i, j, 1], "spearman_ci": interval(boot[:, i, j, 1]).tolist()}
+                      "spearman": point[i, j, 1], "spearman_ci": interval(boot[:, i, j, 1]).tolist(),
+                      "mean_abs_change_at_ends": point[i, j, 2],
+                      "mean_abs_change_at_ends_ci": interval(boot[:, i, j, 2]).tolist()}
                 for j, key in enumerate(keys)}
 
     out_rows = []
@@ -344,7 +351,7 @@ def csv_text(report_: dict[str, Any]) -> str:
     """One line per direction and column: every value with its interval."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    values = ("slope", "normalised_slope", "spearman")
+    values = ("slope", "normalised_slope", "spearman", "mean_abs_change_at_ends")
     writer.writerow(["direction", "run", "column", *(f"{v}{s}" for v in values for s in ("", "_low", "_high"))])
     for row in report_["rows"]:
         for column in report_["columns"]:
@@ -355,7 +362,7 @@ def csv_text(report_: dict[str, Any]) -> str:
         label = next(c["label"] for c in report_["columns"] if c["key"] == key)
         writer.writerow([f"random (mean |value| of {report_['random']['draws']})", "", label, "", "", "",
                          entry["abs_normalised_slope_mean"], *entry["abs_normalised_slope_mean_ci"],
-                         entry["abs_spearman_mean"], *entry["abs_spearman_mean_ci"]])
+                         entry["abs_spearman_mean"], *entry["abs_spearman_mean_ci"], "", "", ""])
     return buffer.getvalue()
 
 

@@ -8,7 +8,8 @@ Steps (each skipped when its output exists, so a killed study resumes):
    brightness, colourfulness, redness, centeredness and simplicity (wall time recorded in timings.json);
 2. ``objective=hold`` for brightness (holds shapes_size, the packaged weight);
 3. the conditional direction brightness | shapes_size (``transformer=conditional train.steps=0``), with the
-   projected length and rescaled to the primary's norm;
+   projected length and rescaled to the primary's norm; and the same trained on (default steps), its walk kept
+   orthogonal to the size direction;
 4. ``ganalyze-cross`` over the six runs (the matrix) and over the brightness variants (the comparison),
    and a Markdown table of the comparison in <out_dir>/comparison.md.
 """
@@ -22,7 +23,15 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+from omegaconf import OmegaConf
+
+from assessors import create_assessor
 from ganalyze.atomic import write_json, write_text
+from ganalyze.build import build_generator, plain
+from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
+from ganalyze.transformers import LinearTransformer
+from ganalyze.transformers.conditional import run_transformer
 
 ASSESSORS = ("shapes_size", "brightness", "colourfulness", "redness", "centeredness", "simplicity")
 VARIANTS = {  # run name: ganalyze-train overrides (beyond logger=none eval.enabled=false seed run_dir)
@@ -33,8 +42,18 @@ VARIANTS = {  # run name: ganalyze-train overrides (beyond logger=none eval.enab
     "brightness_given_size_norm": ["assessor=brightness", "transformer=conditional", "train.steps=0",
                                    "transformer.primary={out}/brightness", "transformer.conditions=[{out}/shapes_size]",
                                    "transformer.length=primary_norm"],
+    "brightness_given_size_trained": ["assessor=brightness", "transformer=conditional",
+                                      "transformer.primary={out}/brightness", "transformer.conditions=[{out}/shapes_size]"],
+    "brightness_given_size_gradient": ["assessor=brightness", "transformer=conditional", "train.steps=0",
+                                       "transformer.primary={out}/brightness",
+                                       "transformer.conditions=[{out}/size_gradient]"],
+    "brightness_given_size_and_gradient": ["assessor=brightness", "transformer=conditional", "train.steps=0",
+                                           "transformer.primary={out}/brightness",
+                                           "transformer.conditions=[{out}/shapes_size,{out}/size_gradient]"],
 }
-COMPARED = ("brightness", "brightness_hold", "brightness_given_size", "brightness_given_size_norm")
+COMPARED = ("brightness", "brightness_hold", "brightness_given_size", "brightness_given_size_norm",
+            "brightness_given_size_trained", "brightness_given_size_gradient", "brightness_given_size_and_gradient")
+GRADIENT_LATENTS = 256  # latents (training stream, not held out) averaged into the size-gradient direction
 
 
 def run(command: list[str]) -> float:
@@ -47,12 +66,66 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def size_gradients(generator: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-latent gradients (n, dim_z) of the shapes_size score of G(z, y): each seed's first-order size direction."""
+    assessor = create_assessor("shapes_size")
+    z = z.clone().requires_grad_(True)
+    assessor(generator(z, y)).sum().backward()  # samples are independent (eval mode), so this is per-sample
+    return z.grad.detach()
+
+
+def shapes_generator(out: Path) -> torch.nn.Module:
+    """The generator the study's runs were trained on."""
+    return build_generator(plain(OmegaConf.load(out / "shapes_size" / "config.yaml").generator))
+
+
+def save_size_gradient(out: Path, seed: int, timings: dict[str, float]) -> None:
+    """The mean shapes_size gradient over training-stream latents, saved like a trained direction (out/size_gradient)
+    at the trained size direction's norm: the first-order size direction to condition on."""
+    folder = out / "size_gradient"
+    if (folder / "transformer" / "config.json").is_file():
+        return
+    start = time.perf_counter()
+    generator = shapes_generator(out)
+    z, y = generator.sample_latents(GRADIENT_LATENTS, stream_seed(seed, "size_gradient"))
+    mean = size_gradients(generator, z, y).mean(0, keepdim=True)
+    size = run_transformer(out / "shapes_size").theta.detach()
+    direction = LinearTransformer(size.shape[1])
+    with torch.no_grad():
+        direction.theta.copy_(mean / mean.norm() * size.norm())
+    direction.save_pretrained(folder / "transformer")
+    timings["size_gradient"] = time.perf_counter() - start
+
+
+def first_order(out: Path, num_seeds: int) -> dict:
+    """On held-out seeds: how much first-order size change (gradient · direction) each compared direction keeps,
+    how aligned the trained size direction is with the mean size gradient, and how seed-consistent the gradients are."""
+    generator = shapes_generator(out)
+    z, y = latents_for_seeds(generator, held_out_seeds(num_seeds))
+    grads = size_gradients(generator, z, y).double()
+    size_dir = run_transformer(out / "shapes_size").theta.detach().double()[0]
+    mean = grads.mean(0)
+    rows = {}
+    for name in COMPARED:
+        model = run_transformer(out / name)
+        d = (model.direction() if hasattr(model, "direction") else model.theta).detach().double()[0]
+        change = grads @ d  # first-order size-score change per unit α, per seed
+        rows[name] = {"mean_size_change_per_alpha": float(change.mean()), "mean_abs_size_change_per_alpha":
+                      float(change.abs().mean()), "cos_with_size_direction": float(d @ size_dir / d.norm() / size_dir.norm()),
+                      "cos_with_mean_size_gradient": float(d @ mean / d.norm() / mean.norm()), "norm": float(d.norm())}
+    return {"cos_size_direction_mean_gradient": float(size_dir @ mean / size_dir.norm() / mean.norm()),
+            "seed_consistent_energy": float(mean.norm() ** 2 / (grads.norm(dim=1) ** 2).mean()),
+            "num_seeds": num_seeds, "directions": rows}
+
+
 def train_runs(out: Path, seed: int, timings: dict[str, float]) -> None:
     """Train every run not trained yet (a run is done when its transformer folder exists); record wall times."""
     bin_dir = Path(sys.executable).parent
     jobs = {name: [f"assessor={name}"] for name in ASSESSORS}
     jobs.update({name: [o.format(out=out) for o in overrides] for name, overrides in VARIANTS.items()})
     for name, overrides in jobs.items():
+        if name == next(iter(VARIANTS)):
+            save_size_gradient(out, seed, timings)
         run_dir = out / name
         if (run_dir / "transformer" / "config.json").is_file():
             continue
@@ -78,14 +151,16 @@ def main(args: list[str]) -> int:
              f"out={out / 'brightness_size'}", *measure])
     write_text(out / "comparison.md", comparison_table(json.loads((out / "brightness_size" / "cross.json").read_text()),
                                                         timings))
+    write_json(out / "first_order.json", first_order(out, int(options.get("num_seeds", 200))))
     print((out / "comparison.md").read_text())
+    print((out / "first_order.json").read_text())
     return 0
 
 
 def comparison_table(report: dict, timings: dict[str, float]) -> str:
     """Markdown: per brightness variant, own ρ and slope, true-size ρ, class kept, training time (with intervals)."""
-    lines = ["| direction | brightness ρ [95% CI] | brightness slope | true-size ρ [95% CI] | class kept (low / high) "
-             "| training wall time (s) |", "|---|---|---|---|---|---|"]
+    lines = ["| direction | brightness ρ [95% CI] | brightness slope | true-size ρ [95% CI] | true-size mean abs change "
+             "at ±0.02 [95% CI] | class kept (low / high) | wall time (s) |", "|---|---|---|---|---|---|---|"]
     for name in COMPARED:
         row = next(r for r in report["rows"] if Path(r["run"]).name == name)
         own, size = row["entries"]["assessor:brightness"], row["entries"]["true:size"]
@@ -94,6 +169,8 @@ def comparison_table(report: dict, timings: dict[str, float]) -> str:
         lines.append(
             f"| {name} | {own['spearman']:+.3f} [{own['spearman_ci'][0]:+.3f}, {own['spearman_ci'][1]:+.3f}] "
             f"| {own['slope']:.3f} | {size['spearman']:+.3f} [{size['spearman_ci'][0]:+.3f}, {size['spearman_ci'][1]:+.3f}] "
+            f"| {size['mean_abs_change_at_ends']:.4f} [{size['mean_abs_change_at_ends_ci'][0]:.4f}, "
+            f"{size['mean_abs_change_at_ends_ci'][1]:.4f}] "
             f"| {kept.get('preserved_at_low', float('nan')):.3f} / {kept.get('preserved_at_high', float('nan')):.3f} "
             f"| {'' if train_s is None else f'{train_s:.0f}'} |")
     return "\n".join(lines) + "\n"
