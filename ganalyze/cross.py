@@ -88,10 +88,10 @@ class CrossSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for key in ("num_seeds", "num_alphas", "batch_size", "bootstrap", "random"):
+        for key, least in (("num_seeds", 2), ("num_alphas", 1), ("batch_size", 1), ("bootstrap", 1), ("random", 0)):
             value = getattr(self, key)
-            if int(value) != value or value < (0 if key == "random" else 2 if key == "num_seeds" else 1):
-                raise ConfigError(f"{key}={value} must be a whole number >= {0 if key == 'random' else 2 if key == 'num_seeds' else 1}.")
+            if int(value) != value or value < least:
+                raise ConfigError(f"{key}={value} must be a whole number >= {least}.")
         if not self.alpha_scale >= 1.0:
             raise ConfigError(f"alpha_scale={self.alpha_scale} must be >= 1 (the grid spans the trained range).")
 

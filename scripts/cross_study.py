@@ -8,10 +8,13 @@ Steps (each skipped when its output exists, so a killed study resumes):
    brightness, colourfulness, redness, centeredness and simplicity (wall time recorded in timings.json);
 2. ``objective=hold`` for brightness (holds shapes_size, the packaged weight);
 3. the conditional direction brightness | shapes_size (``transformer=conditional train.steps=0``), with the
-   projected length and rescaled to the primary's norm; and the same trained on (default steps), its walk kept
-   orthogonal to the size direction;
+   projected length and rescaled to the primary's norm; the same trained on (default steps), its walk kept
+   orthogonal to the size direction; and brightness conditioned on the mean gradient of the shapes_size score
+   (alone, and with the size direction: two conditions) and on the mean gradient of the true size measured from
+   pixels (an oracle: the fixed direction that cancels the average seed's first-order size change);
 4. ``ganalyze-cross`` over the six runs (the matrix) and over the brightness variants (the comparison),
-   and a Markdown table of the comparison in <out_dir>/comparison.md.
+   a Markdown table of the comparison in <out_dir>/comparison.md, and <out_dir>/first_order.json: each
+   variant's first-order size change per seed (size gradient · direction), the reason a fixed direction leaks.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ganalyze.build import build_generator, plain
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
 from ganalyze.transformers import LinearTransformer
 from ganalyze.transformers.conditional import run_transformer
+from ganalyze.world.measure import coverage_map
 
 ASSESSORS = ("shapes_size", "brightness", "colourfulness", "redness", "centeredness", "simplicity")
 VARIANTS = {  # run name: ganalyze-train overrides (beyond logger=none eval.enabled=false seed run_dir)
@@ -50,9 +54,13 @@ VARIANTS = {  # run name: ganalyze-train overrides (beyond logger=none eval.enab
     "brightness_given_size_and_gradient": ["assessor=brightness", "transformer=conditional", "train.steps=0",
                                            "transformer.primary={out}/brightness",
                                            "transformer.conditions=[{out}/shapes_size,{out}/size_gradient]"],
+    "brightness_given_true_size_gradient": ["assessor=brightness", "transformer=conditional", "train.steps=0",
+                                            "transformer.primary={out}/brightness",
+                                            "transformer.conditions=[{out}/true_size_gradient]"],
 }
 COMPARED = ("brightness", "brightness_hold", "brightness_given_size", "brightness_given_size_norm",
-            "brightness_given_size_trained", "brightness_given_size_gradient", "brightness_given_size_and_gradient")
+            "brightness_given_size_trained", "brightness_given_size_gradient", "brightness_given_size_and_gradient",
+            "brightness_given_true_size_gradient")
 GRADIENT_LATENTS = 256  # latents (training stream, not held out) averaged into the size-gradient direction
 
 
@@ -66,11 +74,23 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def size_gradients(generator: torch.nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-latent gradients (n, dim_z) of the shapes_size score of G(z, y): each seed's first-order size direction."""
-    assessor = create_assessor("shapes_size")
+def assessor_size(images: torch.Tensor) -> torch.Tensor:
+    """The shapes_size assessor's score (the size the size direction was trained on)."""
+    return create_assessor("shapes_size")(images)
+
+
+def true_size(images: torch.Tensor) -> torch.Tensor:
+    """The true object size measured from pixels (the world's linear coverage estimate), with gradients."""
+    return coverage_map(images.clamp(0.0, 1.0))[2].mean((1, 2))
+
+
+SIZES = {"size_gradient": assessor_size, "true_size_gradient": true_size}  # folder: the size its gradient is of
+
+
+def size_gradients(generator: torch.nn.Module, z: torch.Tensor, y: torch.Tensor, size) -> torch.Tensor:
+    """Per-latent gradients (n, dim_z) of size(G(z, y)): each seed's first-order size direction."""
     z = z.clone().requires_grad_(True)
-    assessor(generator(z, y)).sum().backward()  # samples are independent (eval mode), so this is per-sample
+    size(generator(z, y)).sum().backward()  # samples are independent (eval mode), so this is per-sample
     return z.grad.detach()
 
 
@@ -79,43 +99,54 @@ def shapes_generator(out: Path) -> torch.nn.Module:
     return build_generator(plain(OmegaConf.load(out / "shapes_size" / "config.yaml").generator))
 
 
-def save_size_gradient(out: Path, seed: int, timings: dict[str, float]) -> None:
-    """The mean shapes_size gradient over training-stream latents, saved like a trained direction (out/size_gradient)
-    at the trained size direction's norm: the first-order size direction to condition on."""
-    folder = out / "size_gradient"
-    if (folder / "transformer" / "config.json").is_file():
-        return
-    start = time.perf_counter()
-    generator = shapes_generator(out)
-    z, y = generator.sample_latents(GRADIENT_LATENTS, stream_seed(seed, "size_gradient"))
-    mean = size_gradients(generator, z, y).mean(0, keepdim=True)
-    size = run_transformer(out / "shapes_size").theta.detach()
-    direction = LinearTransformer(size.shape[1])
-    with torch.no_grad():
-        direction.theta.copy_(mean / mean.norm() * size.norm())
-    direction.save_pretrained(folder / "transformer")
-    timings["size_gradient"] = time.perf_counter() - start
+def save_size_gradients(out: Path, seed: int, timings: dict[str, float]) -> None:
+    """The mean gradient of each size of SIZES over training-stream latents (not the held-out seeds), saved like a
+    trained direction (out/<name>/transformer) at the trained size direction's norm: a first-order size direction."""
+    for name, size in SIZES.items():
+        folder = out / name
+        if (folder / "transformer" / "config.json").is_file():
+            continue
+        start = time.perf_counter()
+        generator = shapes_generator(out)
+        z, y = generator.sample_latents(GRADIENT_LATENTS, stream_seed(seed, "size_gradient"))
+        mean = size_gradients(generator, z, y, size).mean(0, keepdim=True)
+        norm = run_transformer(out / "shapes_size").theta.detach().norm()
+        direction = LinearTransformer(mean.shape[1])
+        with torch.no_grad():
+            direction.theta.copy_(mean / mean.norm() * norm)
+        direction.save_pretrained(folder / "transformer")
+        timings[name] = time.perf_counter() - start
+
+
+def walked(folder: Path) -> torch.Tensor:
+    """The (first) direction a run walks, in float64."""
+    model = run_transformer(folder)
+    return (model.direction() if hasattr(model, "direction") else model.theta).detach().double()[0]
 
 
 def first_order(out: Path, num_seeds: int) -> dict:
-    """On held-out seeds: how much first-order size change (gradient · direction) each compared direction keeps,
-    how aligned the trained size direction is with the mean size gradient, and how seed-consistent the gradients are."""
+    """On held-out seeds, for the assessor's and the true size: how seed-consistent the size gradients are, how
+    aligned the trained size direction is with their mean, and per compared direction the first-order size change
+    per unit α (gradient · direction): its mean, mean |·| and the share of seeds it shrinks."""
     generator = shapes_generator(out)
     z, y = latents_for_seeds(generator, held_out_seeds(num_seeds))
-    grads = size_gradients(generator, z, y).double()
-    size_dir = run_transformer(out / "shapes_size").theta.detach().double()[0]
-    mean = grads.mean(0)
-    rows = {}
-    for name in COMPARED:
-        model = run_transformer(out / name)
-        d = (model.direction() if hasattr(model, "direction") else model.theta).detach().double()[0]
-        change = grads @ d  # first-order size-score change per unit α, per seed
-        rows[name] = {"mean_size_change_per_alpha": float(change.mean()), "mean_abs_size_change_per_alpha":
-                      float(change.abs().mean()), "cos_with_size_direction": float(d @ size_dir / d.norm() / size_dir.norm()),
-                      "cos_with_mean_size_gradient": float(d @ mean / d.norm() / mean.norm()), "norm": float(d.norm())}
-    return {"cos_size_direction_mean_gradient": float(size_dir @ mean / size_dir.norm() / mean.norm()),
-            "seed_consistent_energy": float(mean.norm() ** 2 / (grads.norm(dim=1) ** 2).mean()),
-            "num_seeds": num_seeds, "directions": rows}
+    size_dir = walked(out / "shapes_size")
+    report = {"num_seeds": num_seeds}
+    for name, size in SIZES.items():
+        grads = size_gradients(generator, z, y, size).double()
+        mean = grads.mean(0)
+        rows = {}
+        for run in COMPARED:
+            d = walked(out / run)
+            change = grads @ d
+            rows[run] = {"mean_change_per_alpha": float(change.mean()), "mean_abs_change_per_alpha":
+                         float(change.abs().mean()), "share_of_seeds_shrunk": float((change < 0).double().mean()),
+                         "cos_with_size_direction": float(d @ size_dir / d.norm() / size_dir.norm()),
+                         "cos_with_mean_gradient": float(d @ mean / d.norm() / mean.norm())}
+        report[name] = {"cos_size_direction_mean_gradient": float(size_dir @ mean / size_dir.norm() / mean.norm()),
+                        "seed_consistent_energy": float(mean.norm() ** 2 / (grads.norm(dim=1) ** 2).mean()),
+                        "directions": rows}
+    return report
 
 
 def train_runs(out: Path, seed: int, timings: dict[str, float]) -> None:
@@ -125,7 +156,7 @@ def train_runs(out: Path, seed: int, timings: dict[str, float]) -> None:
     jobs.update({name: [o.format(out=out) for o in overrides] for name, overrides in VARIANTS.items()})
     for name, overrides in jobs.items():
         if name == next(iter(VARIANTS)):
-            save_size_gradient(out, seed, timings)
+            save_size_gradients(out, seed, timings)
         run_dir = out / name
         if (run_dir / "transformer" / "config.json").is_file():
             continue
