@@ -11,7 +11,8 @@ import torch
 from ganalyze.cli import evaluate as eval_cli
 from ganalyze.cli import train as train_cli
 from ganalyze.errors import ConfigError
-from ganalyze.transformers import ConditionalTransformer, LinearTransformer, condition_on, load_transformer
+from ganalyze.transformers import (ConditionalTransformer, LinearTransformer, NonlinearTransformer, condition_on,
+                                   load_transformer)
 from ganalyze.transformers.conditional import conditional_direction, project_out, run_transformer
 
 TINY = ["generator=tiny_biggan", "logger=none", "train.batch_size=2", "train.steps=2", "eval.num_seeds=4",
@@ -74,7 +75,6 @@ def test_condition_on_walks_the_projected_direction_and_round_trips(tmp_path):
     baseline = model.random_like(z, None, torch.Generator().manual_seed(0))
     assert torch.allclose(baseline.theta.norm(), n_prime.norm(), rtol=1e-5)
     with pytest.raises(ConfigError, match="nonlinear transformer"):
-        from ganalyze.transformers import NonlinearTransformer
         condition_on(NonlinearTransformer(24), [linear(conditions[:1])])
 
 

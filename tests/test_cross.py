@@ -8,12 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from omegaconf import OmegaConf
 
 import ganalyze.cross as cross
 from assessors import create_assessor
-from ganalyze.build import build_generator
 from ganalyze.cli import cross as cross_cli
 from ganalyze.cli import train as train_cli
 from ganalyze.errors import ConfigError
