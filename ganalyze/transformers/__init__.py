@@ -1,4 +1,4 @@
-"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, and nonlinear walks."""
+"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, nonlinear walks, and conditional directions."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from ganalyze.errors import WeightsError
 from ganalyze.pretrained import build_from_config, load_config, load_state_dict_strict
 from ganalyze.transformers.base import Transformer
 from ganalyze.transformers.class_dependent import ClassDependentTransformer
+from ganalyze.transformers.conditional import ConditionalFromRuns, ConditionalTransformer, condition_on
 from ganalyze.transformers.linear import LinearTransformer
 from ganalyze.transformers.nonlinear import NonlinearTransformer
 
 TRANSFORMERS: dict[str, type[Transformer]] = {
-    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer)
+    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, ConditionalTransformer)
 }
 
 
@@ -30,5 +31,5 @@ def load_transformer(folder: str | os.PathLike) -> Transformer:
 
 __all__ = [
     "TRANSFORMERS", "Transformer", "LinearTransformer", "ClassDependentTransformer", "NonlinearTransformer",
-    "load_transformer",
+    "ConditionalTransformer", "ConditionalFromRuns", "condition_on", "load_transformer",
 ]
