@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,19 @@ class Run:
         (default: the trained classes) from less to more along the evaluation's α grid."""
         seeds = held_out_seeds(self.config.eval.grid_seeds) if seeds is None else seeds
         return self.walk(seeds=seeds, classes=classes).grid()
+
+    def condition_on(self, others: Sequence["Run"], length: str = "projected") -> "Run":
+        """This run with its direction made orthogonal to the others' (InterFaceGAN's conditional direction
+        n' = n - C^T x, (C C^T) x = C n): walks and visual definitions then move this property while the others'
+        directions are held. ``length``: "projected" keeps the projection's norm, "primary_norm" this run's.
+        ``folder`` and ``metrics`` stay this run's; ``transformer=conditional`` trains and evaluates it as a run.
+
+        >>> brighter = load_run("runs/brightness").condition_on([load_run("runs/size")])
+        """
+        from ganalyze.transformers.conditional import condition_on
+
+        transformer = condition_on(self.transformer, [other.transformer for other in others], length)
+        return replace(self, transformer=transformer.to(next(self.transformer.parameters()).device))
 
     def default_alphas(self) -> np.ndarray:
         """The evaluation's α grid: eval.alpha_scale × the trained range, eval.num_alphas points, with a, b and 0."""

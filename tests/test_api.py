@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,18 @@ def test_help_shows_only_the_commands_own_settings_with_examples(monkeypatch, ca
     assert "  transformer: class_dependent, linear, nonlinear" in out and "projection" not in out
     code, out, _ = run_main(eval_cli.main, monkeypatch, capsys, "--help")
     assert code == 0 and "ganalyze-eval run_dir=" in out and "  grid_seeds: 8" in out and "  steps:" not in out
+
+
+def test_condition_on_walks_a_direction_orthogonal_to_the_others(tmp_path):
+    from ganalyze.transformers.conditional import linear_rows
+    from ganalyze.transformers.linear import LinearTransformer
+
+    run = ganalyze.train(overrides=["logger=none", "train.steps=2", "train.batch_size=4", "eval.enabled=false"],
+                         run_dir=str(tmp_path / "r"))
+    torch.manual_seed(1)
+    other = replace(run, transformer=LinearTransformer(run.generator.dim_z, init_std=1.0).requires_grad_(False))
+    conditioned = run.condition_on([other])
+    direction, held = linear_rows(conditioned.transformer, "conditioned"), linear_rows(other.transformer, "other")
+    assert abs(float(torch.nn.functional.cosine_similarity(direction, held))) < 1e-5
+    assert float(direction.norm()) > 0.1 * float(linear_rows(run.transformer, "run").norm())
+    assert conditioned.walk(seeds=range(2), alphas=[0.0, 0.02]).images.shape[:2] == (2, 2)
