@@ -37,11 +37,11 @@ class LoadedImages:
 
 def image_paths(sources: str | os.PathLike | list[str | os.PathLike]) -> list[Path]:
     """The files to read: each file as given, and each folder's image files (by suffix, sorted, not recursive)."""
-    items = [sources] if isinstance(sources, (str, os.PathLike)) else list(sources)
+    items = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not items:
         raise ConfigError("images: no image given; pass images=<file or folder> or images=[a.png,b.png].")
     paths: list[Path] = []
-    for item in map(Path, items):
+    for item in (Path(str(i)) for i in items):
         if item.is_dir():
             found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
                            and not p.name.startswith("."))

@@ -35,7 +35,7 @@ class Inversion:
 class Inverter:
     """Invert images into a generator: encoder start (``encoder``: auto, null or a folder), optimisation, class choice."""
 
-    def __init__(self, steps: int = 100, lr: float = 0.05, starts: int = 2, gradient_weight: float = 1.0,
+    def __init__(self, steps: int = 50, lr: float = 0.05, starts: int = 1, gradient_weight: float = 1.0,
                  class_choice: str = "classifier", top_k: int = 3, encoder: str | None = "auto", seed: int = 0,
                  batch_size: int = 50):
         if int(batch_size) != batch_size or batch_size < 1:

@@ -20,19 +20,20 @@ from ganalyze.sampling import truncation_of
 
 @dataclass(frozen=True)
 class OptimiseSettings:
-    """Adam steps and rate, random starts per image (besides an encoder's), the loss's gradient weight."""
+    """Adam steps and rate, starts per image (an encoder's guess, if any, is the first), the loss's gradient weight."""
 
-    steps: int = 100
+    steps: int = 50
     lr: float = 0.05
-    starts: int = 4
+    starts: int = 1
     gradient_weight: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         if int(self.steps) != self.steps or self.steps < 0:
             raise ConfigError(f"inverter.steps={self.steps} must be a whole number >= 0 (0: the encoder's guess alone).")
-        if int(self.starts) != self.starts or self.starts < 0:
-            raise ConfigError(f"inverter.starts={self.starts} must be a whole number >= 0 (random starts per image).")
+        if int(self.starts) != self.starts or self.starts < 1:
+            raise ConfigError(f"inverter.starts={self.starts} must be a whole number >= 1 (starts per image: the "
+                              "encoder's guess where there is one, random draws of sample_latents for the rest).")
         if not self.lr > 0:
             raise ConfigError(f"inverter.lr={self.lr} must be a positive learning rate (e.g. 0.05).")
         if not self.gradient_weight >= 0:
@@ -46,13 +47,12 @@ def latent_bound(generator: Generator) -> float:
 
 def starting_points(generator: Generator, n: int, settings: OptimiseSettings, init: torch.Tensor | None,
                     device: torch.device) -> torch.Tensor:
-    """(n, starts, dim_z): the given initial z (if any) followed by ``settings.starts`` draws of sample_latents."""
+    """(n, starts, dim_z): the given initial z (if any), then draws of sample_latents up to ``settings.starts``."""
     parts = [] if init is None else [init.detach().unsqueeze(1)]
-    if settings.starts:
-        z, _ = generator.sample_latents(n * settings.starts, settings.seed, truncation_of(generator))
-        parts.append(z.view(n, settings.starts, -1))
-    if not parts:
-        raise ConfigError("inverter.starts=0 needs an encoder to start from; set inverter.starts >= 1 or give an encoder.")
+    draws = settings.starts - len(parts)
+    if draws > 0:
+        z, _ = generator.sample_latents(n * draws, settings.seed, truncation_of(generator))
+        parts.append(z.view(n, draws, -1))
     return torch.cat([p.to(device) for p in parts], dim=1)
 
 

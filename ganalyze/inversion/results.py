@@ -3,17 +3,20 @@ values) and edits.csv (one row per image and α); every file atomically."""
 
 from __future__ import annotations
 
+import textwrap
+
 import csv
 import io
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from ganalyze.atomic import write_json, write_text, write_with
 from ganalyze.inversion.edit import EditResult
 from ganalyze.inversion.report import summarise
-from ganalyze.inversion.strip import edit_strip
+from ganalyze.inversion.strip import draw_row, edit_strip
 
 
 def strip_name(index: int, name: str) -> str:
@@ -21,33 +24,55 @@ def strip_name(index: int, name: str) -> str:
     return f"{index:03d}_{Path(name).stem}.png"
 
 
+def panel_titles(result: EditResult, i: int, class_names: list[str] | None) -> tuple[str, str, list[str]]:
+    """Titles of image i's panels: the real input, its reconstruction, and the extra line under each edit."""
+    row = result.report[i]
+    name_of = (lambda c: class_names[int(c)]) if class_names else str
+    extra = []
+    if "size" in result.sweep.factors:
+        predicted = result.sweep.predicted
+        extra = [f"size {result.sweep.factors['size'][i, j]:.3f}" +
+                 (f"\n{name_of(predicted[i, j])}" if predicted is not None else "") for j in range(len(result.alphas))]
+    image_title = f"REAL input\n{result.names[i][:18]}\nscore {row['score_image']:.3f}"
+    rec_title = (f"generated: inverted\nclass {name_of(row['class'])}, PSNR {row['psnr']:.1f} dB\n"
+                 f"score {row['score_reconstruction']:.3f}")
+    if "size_image" in row:
+        image_title += f"\nsize {row['size_image']:.3f}"
+        rec_title += f"\nsize {row['size_reconstruction']:.3f}"
+    return image_title, rec_title, extra
+
+
 def save_strips(result: EditResult, out_dir: Path, generator_name: str, direction_name: str,
                 class_names: list[str] | None, trained_range: tuple[float, float] | None) -> list[Path]:
     """One strip per image under out_dir/strips."""
     paths = []
-    for i, (name, row) in enumerate(zip(result.names, result.report)):
-        label = class_names[row["class"]] if class_names else str(row["class"])
-        extra = []
-        if "size" in result.sweep.factors:
-            predicted = result.sweep.predicted
-            extra = [f"size {result.sweep.factors['size'][i, j]:.3f}" +
-                     (f"\n{class_names[predicted[i, j]] if class_names else predicted[i, j]}" if predicted is not None else "")
-                     for j in range(len(result.alphas))]
-        image_title = f"REAL input\n{name[:18]}\nscore {row['score_image']:.3f}"
-        if "size_image" in row:
-            image_title += f"\nsize {row['size_image']:.3f}"
-        rec_title = f"generated: inverted\nclass {label}, PSNR {row['psnr']:.1f} dB\nscore {row['score_reconstruction']:.3f}"
-        if "size_reconstruction" in row:
-            rec_title += f"\nsize {row['size_reconstruction']:.3f}"
+    for i, name in enumerate(result.names):
         heading = (f"{name}: real image (left, green) inverted into {generator_name}, then walked along the "
                    f"{direction_name} direction; all other panels are generated")
         fig = edit_strip(result.images[i], result.inversion.reconstruction[i], result.edits[i], result.alphas,
-                         result.sweep.scores[i], heading, image_title, rec_title, extra, trained_range)
-        path = out_dir / "strips" / strip_name(i, name)
-        write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=130))
-        plt.close(fig)
-        paths.append(path)
+                         result.sweep.scores[i], heading, *panel_titles(result, i, class_names), trained_range)
+        paths.append(save_figure(fig, out_dir / "strips" / strip_name(i, name)))
     return paths
+
+
+def save_examples(result: EditResult, indices: list[int], path: Path, heading: str, class_names: list[str] | None,
+                  trained_range: tuple[float, float] | None) -> Path:
+    """Several images' strips as the rows of one picture."""
+    cols = 2 + len(result.alphas)
+    fig, axes = plt.subplots(len(indices), cols, figsize=(1.35 * cols, 2.2 * len(indices)), squeeze=False)
+    for row, i in enumerate(indices):
+        draw_row(axes[row], result.images[i], result.inversion.reconstruction[i], result.edits[i], result.alphas,
+                 result.sweep.scores[i], *panel_titles(result, i, class_names), trained_range)
+    fig.suptitle(textwrap.fill(heading, 24 * cols), fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write a figure as PNG atomically and close it."""
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=130))
+    plt.close(fig)
+    return path
 
 
 def save_tables(result: EditResult, out_dir: Path, settings: dict[str, Any], notes: list[str]) -> dict[str, Path]:

@@ -3,6 +3,8 @@ with what it is (real or generated), its assessor score and, on the shapes world
 
 from __future__ import annotations
 
+import textwrap
+
 from collections.abc import Sequence
 
 import matplotlib
@@ -22,18 +24,25 @@ def _show(ax: plt.Axes, image: torch.Tensor, title: str, colour: str = "black") 
     ax.set_yticks([])
 
 
-def edit_strip(image: torch.Tensor, reconstruction: torch.Tensor, edits: torch.Tensor, alphas: np.ndarray,
-               scores: np.ndarray, heading: str, image_title: str, reconstruction_title: str,
-               extra: Sequence[str], trained_range: tuple[float, float] | None) -> Figure:
-    """A figure of 2 + A panels; α outside ``trained_range`` is marked as extrapolated (in red)."""
-    cols = 2 + len(alphas)
-    fig, axes = plt.subplots(1, cols, figsize=(1.35 * cols, 2.3))
+def draw_row(axes: Sequence[plt.Axes], image: torch.Tensor, reconstruction: torch.Tensor, edits: torch.Tensor,
+             alphas: np.ndarray, scores: np.ndarray, image_title: str, reconstruction_title: str,
+             extra: Sequence[str], trained_range: tuple[float, float] | None) -> None:
+    """Fill 2 + A panels; α outside ``trained_range`` is marked as extrapolated (in red)."""
     _show(axes[0], image, image_title, "darkgreen")
     _show(axes[1], reconstruction, reconstruction_title)
     for j, alpha in enumerate(alphas):
         outside = trained_range is not None and not trained_range[0] - 1e-12 <= alpha <= trained_range[1] + 1e-12
-        lines = [f"edit α={alpha:+.3g}" + (" (beyond\ntrained range)" if outside else ""), f"score {scores[j]:.3f}"]
+        lines = [f"edit α={alpha:+.3g}" + (" (beyond\ntrained range)" if outside else " (= reconstr.)" if alpha == 0 else ""), f"score {scores[j]:.3f}"]
         _show(axes[2 + j], edits[j], "\n".join(lines + ([extra[j]] if extra else [])), "firebrick" if outside else "black")
-    fig.suptitle(heading, fontsize=8)
+
+
+def edit_strip(image: torch.Tensor, reconstruction: torch.Tensor, edits: torch.Tensor, alphas: np.ndarray,
+               scores: np.ndarray, heading: str, image_title: str, reconstruction_title: str,
+               extra: Sequence[str], trained_range: tuple[float, float] | None) -> Figure:
+    """A one-row figure of draw_row under ``heading``."""
+    cols = 2 + len(alphas)
+    fig, axes = plt.subplots(1, cols, figsize=(1.35 * cols, 2.3))
+    draw_row(axes, image, reconstruction, edits, alphas, scores, image_title, reconstruction_title, extra, trained_range)
+    fig.suptitle(textwrap.fill(heading, 26 * cols), fontsize=8)
     fig.tight_layout()
     return fig
