@@ -12,6 +12,7 @@ hue changes. Example (docs/inversion.md):
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ from ganalyze.build import instantiate_role, plain
 from ganalyze.cli.edit import inverter_config, load_run_roles
 from ganalyze.evaluation import pooled_spearman
 from ganalyze.generators.shapes import ShapesGenerator
+from ganalyze.inversion.classes import class_names_of
 from ganalyze.inversion.edit import EditResult, edit_images
 from ganalyze.inversion.report import hue_difference, summarise
 from ganalyze.inversion.results import save_examples
-from ganalyze.world import SHAPE_NAMES, load_variant
+from ganalyze.world import load_variant
 
 EVAL_SEED = 7 * 10**9  # disjoint from the seeds that trained the generator, the classifier and the encoder
 BARS = {"class_recovered": 0.95, "size_error_sigma": 0.2, "centroid_error_px": 1.0, "hue_error_deg": 10.0,
@@ -122,14 +124,18 @@ def main() -> None:
     payload = {"command": "scripts/eval_inversion.py " + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()),
                "n_images": args.n, "variant": args.variant, "image_seed": EVAL_SEED, "inverter": plain(inverter_cfg),
                "torch_threads": torch.get_num_threads(), "seconds_per_image_inversion": result.inversion.seconds_per_image,
+               "cpu_seconds_per_image_inversion": result.inversion.cpu_seconds_per_image,
+               "load_average_1min_at_end": os.getloadavg()[0],
                "seconds_total": time.perf_counter() - start, "bars": bars(recon, edit), "reconstruction": recon, "edit": edit}
     write_json(args.out, payload)
     heading = (f"Rendered shapes-world images (REAL, green) inverted into the shapes generator and walked along the "
                f"{cfg.assessor.name} direction of {args.run_dir} (trained α ∈ [{trained[0]}, {trained[1]}])")
-    save_examples(result, list(range(min(args.examples, args.n))), Path(args.picture), heading, list(SHAPE_NAMES), trained)
+    save_examples(result, list(range(min(args.examples, args.n))), Path(args.picture), heading, class_names_of(generator),
+                  trained)
     for name, bar in payload["bars"].items():
         print(f"{name}: {bar['value']:.4f} (bar {bar['bar']}) {'met' if bar['met'] else 'MISSED'}")
-    print(f"PSNR mean {recon['psnr_mean']:.2f} dB; inversion {result.inversion.seconds_per_image:.3f} s per image; "
+    print(f"PSNR mean {recon['psnr_mean']:.2f} dB; inversion {result.inversion.seconds_per_image:.3f} s per image "
+          f"(CPU {result.inversion.cpu_seconds_per_image:.3f} s); "
           f"wrote {args.out} and {args.picture}")
 
 

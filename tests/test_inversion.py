@@ -76,7 +76,8 @@ def test_edit_images_walks_inverted_images(tiny):
     transformer = LinearTransformer(tiny.dim_z, init_std=0.5)
     assessor = build_assessor(config("assessor", "brightness"))
     z, y = tiny.sample_latents(2, seed=5)
-    result = edit_images(tiny, transformer, assessor, tiny(z, y), [-1.0, 1.0], inverter=Inverter(**FAST), classes=y)
+    inverter = Inverter(steps=10, lr=0.1, encoder=None)
+    result = edit_images(tiny, transformer, assessor, tiny(z, y), [-1.0, 1.0], inverter=inverter, classes=y)
     assert result.alphas.tolist() == [-1.0, 0.0, 1.0] and result.edits.shape == (2, 3, 3, 32, 32)
     assert np.allclose(result.sweep.scores[:, 1], [row["score_reconstruction"] for row in result.report], atol=1e-5)
     assert len(result.rows()) == 6 and all(row["score_change"] == 0 for row in result.rows() if row["alpha"] == 0)
@@ -166,3 +167,18 @@ def test_decompression_bombs_and_opaque_alpha(tmp_path, monkeypatch):
     palette = Image.fromarray(np.zeros((16, 16, 3), np.uint8)).convert("P")
     palette.save(tmp_path / "palette.png")
     assert image_io.load_images(tmp_path / "palette.png", 32).images.shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["alphas=[a,b]"], "alphas must be a non-empty list of finite numbers"),
+    (["inverter=fastest"], "unknown inverter 'fastest'"),
+    (["inverter.stpes=5"], "bad inverter setting"),
+    (["colour=red"], "has no setting 'colour'"),
+    (["classes=[12]"], "out of range"),
+])
+def test_bad_settings_get_one_paragraph(tiny_run, tmp_path, capsys, tiny, args, message):
+    to_pil(tiny(*tiny.sample_latents(1, seed=1))[0]).save(tmp_path / "x.png")
+    code, _, err = run_cli(capsys, f"run_dir={tiny_run}", f"images={tmp_path / 'x.png'}", f"out={tmp_path / 'o'}",
+                           "inverter.steps=1", *args)
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1

@@ -1,7 +1,7 @@
 """ganalyze-edit: edit real images with a trained direction: invert each into the run's generator, walk the direction.
 
     ganalyze-edit run_dir=runs/shapes_size/2026-01-01_12-00-00 images=my_shapes/ alphas=[-0.02,0,0.02]
-    ganalyze-edit run_dir=RUN images=[a.png,b.png] [alphas=[...]] [classes=[3]] [out=FOLDER]
+    ganalyze-edit run_dir=RUN images=[a.png,b.png] [alphas=[...]] [classes=[3] or [star]] [out=FOLDER]
                   [inverter=default|best_of_top_k|optimise_only] [inverter.steps=200 ...] [device=cpu] [threads=1]
 
 alphas defaults to five values over the run's trained range; α = 0 (the reconstruction) is always added.
@@ -23,8 +23,9 @@ from ganalyze.cli.common import group_options, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.cli.evaluate import trained_transformer
 from ganalyze.errors import ConfigError
+from ganalyze.generators.classes import resolve_classes
+from ganalyze.inversion.classes import class_names_of
 from ganalyze.inversion.edit import edit_images
-from ganalyze.inversion.images import load_images
 from ganalyze.inversion.results import save_strips, save_tables
 
 USAGE = ("usage: ganalyze-edit run_dir=<run folder> images=<file, folder or [files]> [alphas=[...]] [classes=[...]] "
@@ -83,29 +84,22 @@ def run_edit(settings: dict[str, Any], inverter_overrides: list[str]) -> Path:
     alphas = settings.get("alphas", np.linspace(*trained, 5).tolist())
     if not isinstance(alphas, list):
         raise ConfigError(f"alphas={alphas!r} must be a list, e.g. alphas=[-0.02,0,0.02].")
-    loaded = load_images(settings["images"], generator.resolution)
-    result = edit_images(generator, transformer, assessor, loaded.images, alphas, inverter=inverter,
-                         classes=settings.get("classes"), names=loaded.names)
+    names = class_names_of(generator)
+    classes = resolve_classes(settings.get("classes"), generator.num_classes, names)
+    result = edit_images(generator, transformer, assessor, settings["images"], alphas, inverter=inverter, classes=classes)
     out = Path(settings.get("out", run_dir / "edits"))
-    names = getattr(generator, "class_names", None) or shape_names(generator)
     generator_name = str(cfg.generator.get("name", type(generator).__name__))
     save_strips(result, out, generator_name, str(cfg.assessor.get("name", "trained")), names, trained)
     record = {"run_dir": str(run_dir), "images": settings["images"], "inverter": plain(inverter_cfg),
               "trained_alpha_range": list(trained)}
-    save_tables(result, out, record, loaded.notes)
+    save_tables(result, out, record)
     for row, name in zip(result.report, result.names):
-        print(f"{name}: class {row['class']}, PSNR {row['psnr']:.1f} dB" +
+        print(f"{name}: class {names[row['class']] if names else row['class']}, PSNR {row['psnr']:.1f} dB" +
               (f", size error {row['size_error']:.4f}, centroid error {row['centroid_error_px']:.2f} px, "
                f"hue error {row['hue_error_deg']:.1f}°" if "size_error" in row else ""))
-    print(f"inversion: {result.inversion.seconds_per_image:.2f} s per image; strips, edits.json and edits.csv in {out}")
+    print(f"inversion: {result.inversion.seconds_per_image:.2f} s per image (CPU {result.inversion.cpu_seconds_per_image:.2f} s); "
+          f"strips, edits.json and edits.csv in {out}")
     return out
-
-
-def shape_names(generator: Any) -> list[str] | None:
-    """The shape names for the shapes generator with the world's six classes, else None."""
-    from ganalyze.world import SHAPE_NAMES
-
-    return list(SHAPE_NAMES) if type(generator).__name__ == "ShapesGenerator" and generator.num_classes == len(SHAPE_NAMES) else None
 
 
 @reports_errors("ganalyze-edit")

@@ -26,6 +26,17 @@ def default_classifier(generator: Generator) -> nn.Module | None:
     return ShapeClassifier.from_pretrained()
 
 
+def class_names_of(generator: Generator) -> list[str] | None:
+    """The generator's class names: its own (BigGAN's ImageNet names), the world's shapes, or None."""
+    from ganalyze.generators.shapes import ShapesGenerator
+    from ganalyze.world import SHAPE_NAMES
+
+    names = getattr(generator, "class_names", None)
+    if names:
+        return list(names)
+    return list(SHAPE_NAMES) if isinstance(generator, ShapesGenerator) and generator.num_classes == len(SHAPE_NAMES) else None
+
+
 def given_classes(classes: Sequence[int] | torch.Tensor, n: int, num_classes: int) -> torch.Tensor:
     """Class ids given by the caller (one per image, or one for all) as (n, 1), checked against the generator."""
     ids = torch.as_tensor(classes, dtype=torch.long).reshape(-1)

@@ -7,6 +7,7 @@ score and, on the shapes world, its measured factors and predicted class.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from ganalyze.evaluation import CIRCULAR_FACTORS, EvalSettings, Sweep, change_from_zero, slider_alpha, sweep, world_tools
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
+from ganalyze.inversion.images import load_images
 from ganalyze.inversion.inverter import Inversion, Inverter
 from ganalyze.inversion.report import reconstruction_report
 from ganalyze.transformers.base import Transformer
@@ -24,7 +26,8 @@ from ganalyze.transformers.base import Transformer
 
 @dataclass
 class EditResult:
-    """Real images, their inversion and report, and the edits (n, A, 3, R, R) with what was measured on them."""
+    """Real images, their inversion and report, the edits (n, A, 3, R, R) with what was measured on them, and what
+    was done to each image on reading (conversion, crop, resize)."""
 
     names: list[str]
     alphas: np.ndarray
@@ -34,6 +37,7 @@ class EditResult:
     edits: torch.Tensor
     sweep: Sweep
     image_scores: np.ndarray
+    notes: list[str]
 
     def changes(self) -> dict[str, np.ndarray]:
         """Change of the score and each measured factor from α = 0 (the reconstruction), (n, A) each."""
@@ -78,27 +82,35 @@ def walk_images(generator: Generator, transformer: Transformer, z: torch.Tensor,
     return torch.stack(columns, dim=1)
 
 
-def edit_images(generator: Generator, transformer: Transformer, assessor: torch.nn.Module, images: torch.Tensor,
-                alphas: Sequence[float], inverter: Inverter | None = None, classes: Sequence[int] | None = None,
+def edit_images(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
+                images: torch.Tensor | str | os.PathLike | list[str | os.PathLike], alphas: Sequence[float],
+                inverter: Inverter | None = None, classes: Sequence[int] | None = None,
                 names: Sequence[str] | None = None, slider: int = 0, true_classes: torch.Tensor | None = None,
                 batch_size: int = 250) -> EditResult:
-    """Invert ``images`` (n, 3, R, R) in [0, 1] and walk each along the direction to every α in ``alphas`` (and 0).
+    """Invert ``images`` and walk each along the direction to every α in ``alphas`` (and 0).
+
+    ``images``: a tensor (n, 3, R, R) in [0, 1] at the generator's resolution, or image files / folders (read by
+    load_images, named by their files).
 
     ``classes`` fixes the images' classes (else the inverter chooses); ``true_classes`` (known on the shapes
     world) adds whether the inversion recovered them to the report.
     """
     alphas_array = edit_alphas(alphas)
+    notes = [""] * len(images) if isinstance(images, torch.Tensor) else None
+    if not isinstance(images, torch.Tensor):
+        loaded = load_images(images, generator.resolution)
+        images, names, notes = loaded.images, names if names is not None else loaded.names, loaded.notes
     names = list(names) if names is not None else [f"image_{i}" for i in range(len(images))]
     inversion = (inverter or Inverter())(generator, images, classes)
     tools = world_tools(generator, "auto")
     report = reconstruction_report(images.to(inversion.reconstruction.device), inversion,
                                    tools.measure if tools else None, true_classes)
-    device = inversion.z.device
-    image_scores = assessor(images.to(device)).float().cpu().numpy()
-    reconstruction_scores = assessor(inversion.reconstruction).float().cpu().numpy()
+    with torch.no_grad():
+        image_scores = assessor(images.to(inversion.z.device)).float().cpu().numpy()
+        reconstruction_scores = assessor(inversion.reconstruction).float().cpu().numpy()
     for row, real, rec in zip(report, image_scores, reconstruction_scores):
         row["score_image"], row["score_reconstruction"] = float(real), float(rec)
     settings = EvalSettings(batch_size=batch_size, slider=slider)
     measured = sweep(generator, transformer, assessor, inversion.z, inversion.y, alphas_array, settings, tools, "edit")
     edits = walk_images(generator, transformer, inversion.z, inversion.y, alphas_array, slider)
-    return EditResult(names, alphas_array, images.cpu(), inversion, report, edits, measured, image_scores)
+    return EditResult(names, alphas_array, images.cpu(), inversion, report, edits, measured, image_scores, notes)

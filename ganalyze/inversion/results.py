@@ -63,7 +63,7 @@ def save_examples(result: EditResult, indices: list[int], path: Path, heading: s
     for row, i in enumerate(indices):
         draw_row(axes[row], result.images[i], result.inversion.reconstruction[i], result.edits[i], result.alphas,
                  result.sweep.scores[i], *panel_titles(result, i, class_names), trained_range)
-    fig.suptitle(textwrap.fill(heading, 24 * cols), fontsize=9)
+    fig.suptitle(textwrap.fill(heading, 14 * cols), fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -75,13 +75,14 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
-def save_tables(result: EditResult, out_dir: Path, settings: dict[str, Any], notes: list[str]) -> dict[str, Path]:
+def save_tables(result: EditResult, out_dir: Path, settings: dict[str, Any]) -> dict[str, Path]:
     """edits.json (settings, summary, per-image report and per-α rows) and edits.csv (the per-α rows)."""
     rows, per_image = result.rows(), len(result.alphas)
     images = [{"image": name, "note": note, "reconstruction": report, "edits": rows[i * per_image:(i + 1) * per_image]}
-              for i, (name, note, report) in enumerate(zip(result.names, notes, result.report))]
+              for i, (name, note, report) in enumerate(zip(result.names, result.notes, result.report))]
     payload = {"settings": settings, "alphas": result.alphas.tolist(),
                "seconds_per_image_inversion": result.inversion.seconds_per_image,
+               "cpu_seconds_per_image_inversion": result.inversion.cpu_seconds_per_image,
                "reconstruction_summary": summarise(result.report), "images": images}
     paths = {"json": write_json(out_dir / "edits.json", payload)}
     buffer = io.StringIO()

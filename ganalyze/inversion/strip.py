@@ -32,7 +32,8 @@ def draw_row(axes: Sequence[plt.Axes], image: torch.Tensor, reconstruction: torc
     _show(axes[1], reconstruction, reconstruction_title)
     for j, alpha in enumerate(alphas):
         outside = trained_range is not None and not trained_range[0] - 1e-12 <= alpha <= trained_range[1] + 1e-12
-        lines = [f"edit α={alpha:+.3g}" + (" (beyond\ntrained range)" if outside else " (= reconstr.)" if alpha == 0 else ""), f"score {scores[j]:.3f}"]
+        note = " (beyond\ntrained range)" if outside else " (= reconstr.)" if alpha == 0 else ""
+        lines = [f"edit α={alpha:+.3g}{note}", f"score {scores[j]:.3f}"]
         _show(axes[2 + j], edits[j], "\n".join(lines + ([extra[j]] if extra else [])), "firebrick" if outside else "black")
 
 
@@ -43,6 +44,6 @@ def edit_strip(image: torch.Tensor, reconstruction: torch.Tensor, edits: torch.T
     cols = 2 + len(alphas)
     fig, axes = plt.subplots(1, cols, figsize=(1.35 * cols, 2.3))
     draw_row(axes, image, reconstruction, edits, alphas, scores, image_title, reconstruction_title, extra, trained_range)
-    fig.suptitle(textwrap.fill(heading, 26 * cols), fontsize=8)
+    fig.suptitle(textwrap.fill(heading, 16 * cols), fontsize=8)
     fig.tight_layout()
     return fig
