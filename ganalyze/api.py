@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,6 +33,9 @@ from ganalyze.sampling import held_out_seeds
 from ganalyze.settings import RunSettings, job_config, saved_config, to_settings
 from ganalyze.transformers.base import Transformer
 from ganalyze.walk import Walk, walk
+
+if TYPE_CHECKING:  # the inversion package loads its encoder lazily, on the first edit
+    from ganalyze.inversion.edit import EditResult
 
 __all__ = ["Run", "Walk", "load_run", "train"]
 
@@ -87,6 +90,23 @@ class Run:
         (default: the trained classes) from less to more along the evaluation's α grid."""
         seeds = held_out_seeds(self.config.eval.grid_seeds) if seeds is None else seeds
         return self.walk(seeds=seeds, classes=classes).grid()
+
+    def edit(self, images: Any, alphas: Sequence[float] | None = None, inverter: Any = None,
+             classes: Any = None) -> "EditResult":
+        """Edit real images: invert each into the generator (G⁻¹: ``inverter``, default the shipped encoder plus
+        Adam on z, class from the shape classifier), then walk this run's direction to every α (default: five over
+        the trained range). ``images``: a tensor (N, 3, R, R) in [0, 1], image files or folders. Returns the
+        reconstructions, edited images, scores and the reconstruction report (``ganalyze.inversion.results``
+        writes them as strips, JSON and CSV).
+
+        >>> result = run.edit("my_shapes/", alphas=[-0.02, 0.02]); result.report[0]["psnr"]
+        """
+        from ganalyze.inversion.edit import edit_images
+
+        alphas = np.linspace(*self.config.train.alpha_range, 5) if alphas is None else alphas
+        wanted = class_ids(classes, self.generator) if classes is not None else None
+        return edit_images(self.generator, self.transformer, self.assessor, images, list(alphas), inverter=inverter,
+                           classes=wanted)
 
     def condition_on(self, others: Sequence["Run"], length: str = "projected") -> "Run":
         """This run with its direction made orthogonal to the others' (InterFaceGAN's conditional direction

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Callable
@@ -71,7 +71,7 @@ class Variant:
 
     step: str
     batch: int
-    fast: FastPath = FastPath()
+    fast: FastPath = field(default_factory=FastPath)
 
 
 def variants_for(batches: list[int], ablation: bool, settings: list[dict[str, Any]] = ()) -> list[Variant]:

@@ -83,6 +83,13 @@ def group_options(group: str) -> list[str]:
     return sorted(set(packaged) | set(stored))
 
 
+def group_config(group: str, name: str) -> DictConfig:
+    """The package's own config ``conf/<group>/<name>.yaml`` (e.g. a logger for a command without Hydra)."""
+    if name not in group_options(group):
+        raise UnknownNameError(f"unknown {group} {name!r}; known: {', '.join(group_options(group))}.")
+    return OmegaConf.load(files("ganalyze.conf").joinpath(group, f"{name}.yaml"))
+
+
 def check_group_choices(args: Sequence[str]) -> None:
     """Fail with one paragraph on ``group=name`` command-line choices that name no config of the group.
 

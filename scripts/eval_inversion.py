@@ -23,7 +23,8 @@ from scipy.stats import spearmanr
 
 from ganalyze.atomic import write_json
 from ganalyze.build import instantiate_role, plain
-from ganalyze.cli.edit import inverter_config, load_run_roles
+from ganalyze.api import load_run
+from ganalyze.cli.edit import inverter_config
 from ganalyze.evaluation import pooled_spearman
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.inversion.classes import class_names_of
@@ -119,13 +120,14 @@ def bars(recon: dict[str, Any], edit: dict[str, Any]) -> dict[str, dict[str, Any
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(1)
-    cfg, generator, transformer, assessor = load_run_roles(Path(args.run_dir), torch.device("cpu"))
+    run = load_run(args.run_dir, device="cpu")
+    generator, transformer, assessor = run.generator, run.transformer, run.assessor
     if not isinstance(generator, ShapesGenerator):
         raise SystemExit(f"{args.run_dir} is not a shapes-world run; the ground truth needs the shapes generator.")
     variant = load_variant(args.variant)
     images, factors = variant.sample(args.n, seed=EVAL_SEED, resolution=generator.resolution)
     inverter_cfg = inverter_config(args.inverter, args.set)
-    trained = tuple(float(a) for a in cfg.train.alpha_range)
+    trained = tuple(float(a) for a in run.config.train.alpha_range)
     start = time.perf_counter()
     result = edit_images(generator, transformer, assessor, images, np.linspace(*trained, args.num_alphas).tolist(),
                          inverter=instantiate_role(inverter_cfg, "inverter"), names=[f"render_{i}" for i in range(args.n)],
@@ -140,7 +142,7 @@ def main() -> None:
                "seconds_total": time.perf_counter() - start, "bars": bars(recon, edit), "reconstruction": recon, "edit": edit}
     write_json(args.out, payload)
     heading = (f"Shapes-world images rendered from the {args.variant} variant (REAL, green) inverted into the shapes "
-               f"generator and walked along the {cfg.assessor.name} direction of {args.run_dir} (trained α ∈ [{trained[0]}, {trained[1]}])")
+               f"generator and walked along the {run.config.assessor['name']} direction of {args.run_dir} (trained α ∈ [{trained[0]}, {trained[1]}])")
     save_examples(result, list(range(min(args.examples, args.n))), Path(args.picture), heading, class_names_of(generator),
                   trained)
     for name, bar in payload["bars"].items():

@@ -203,3 +203,14 @@ def test_condition_on_walks_a_direction_orthogonal_to_the_others(tmp_path):
     assert abs(float(torch.nn.functional.cosine_similarity(direction, held))) < 1e-5
     assert float(direction.norm()) > 0.1 * float(linear_rows(run.transformer, "run").norm())
     assert conditioned.walk(seeds=range(2), alphas=[0.0, 0.02]).images.shape[:2] == (2, 2)
+
+
+def test_run_edit_inverts_rendered_images_and_walks_their_true_size(tmp_path):
+    from ganalyze.world.variants import load_variant
+
+    run = ganalyze.train(overrides=["logger=none", "train.steps=60", "eval.enabled=false"], run_dir=str(tmp_path / "r"))
+    images, factors = load_variant("broad").sample(3, seed=5, resolution=run.generator.resolution)
+    result = run.edit(images, alphas=[-0.02, 0.02])
+    assert [row["psnr"] > 25 for row in result.report] == [True] * 3
+    size = result.sweep.factors["size"]  # columns: the α grid with 0 added, sorted
+    assert (size[:, -1] > size[:, 0]).all()

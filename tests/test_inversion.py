@@ -20,6 +20,7 @@ from ganalyze.inversion.encoder import LatentEncoder, encoder_for
 from ganalyze.inversion.inverter import Inverter
 from ganalyze.inversion.loss import psnr
 from ganalyze.inversion.optimise import latent_bound
+from ganalyze.settings import compose_config, to_settings
 from ganalyze.transformers import LinearTransformer
 from ganalyze.visuals import to_pil
 from ganalyze.world import load_variant
@@ -87,13 +88,10 @@ def test_edit_images_walks_inverted_images(tiny):
 def tiny_run(tmp_path_factory):
     """A run folder as ganalyze-train leaves it: config.yaml and a saved transformer (here not trained)."""
     run_dir = tmp_path_factory.mktemp("edit") / "run"
-    cfg = OmegaConf.load(files("ganalyze.conf").joinpath("config.yaml"))
-    for group, name in (("generator", "tiny_biggan"), ("assessor", "brightness"), ("transformer", "linear")):
-        cfg[group] = config(group, name)
-    cfg.run_dir = str(run_dir)
-    del cfg["defaults"], cfg["hydra"]
+    settings = to_settings(compose_config(["generator=tiny_biggan", "assessor=brightness", "logger=none",
+                                           f"run_dir={run_dir}"]))
     run_dir.mkdir()
-    OmegaConf.save(cfg, run_dir / "config.yaml")
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(settings)))
     LinearTransformer(16, init_std=0.5).save_pretrained(run_dir / "transformer")
     return run_dir
 

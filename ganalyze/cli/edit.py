@@ -18,10 +18,10 @@ import numpy as np
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
-from ganalyze.build import build_assessor, build_generator, instantiate_role, plain
+from ganalyze.api import load_run
+from ganalyze.build import instantiate_role, plain
 from ganalyze.cli.common import group_options, setup_torch
 from ganalyze.cli.errors import reports_errors
-from ganalyze.cli.evaluate import trained_transformer
 from ganalyze.errors import ConfigError
 from ganalyze.generators.classes import resolve_classes
 from ganalyze.inversion.classes import class_names_of
@@ -61,26 +61,15 @@ def inverter_config(name: str, overrides: list[str]) -> DictConfig:
             raise ConfigError(f"bad inverter setting in {overrides}: {str(err).splitlines()[0]}") from err
 
 
-def load_run_roles(run_dir: Path, device: Any) -> tuple[DictConfig, Any, Any, Any]:
-    """The run's config, generator, trained transformer and assessor (until ganalyze.load_run is merged)."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"run_dir={run_dir} holds no config.yaml; give the folder that ganalyze-train printed.")
-    cfg = OmegaConf.load(path)
-    generator = build_generator(cfg.generator).to(device)
-    assessor = build_assessor(cfg.assessor).to(device)
-    transformer = trained_transformer(cfg, generator, assessor, run_dir).to(device)
-    return cfg, generator, transformer, assessor
-
-
 def run_edit(settings: dict[str, Any], inverter_overrides: list[str]) -> Path:
     """Load the run, read and invert the images, walk them, and write strips, JSON and CSV; return the folder."""
     device = setup_torch(settings)
     run_dir = Path(settings["run_dir"])
     inverter_cfg = inverter_config(str(settings["inverter"]), inverter_overrides)
     inverter = instantiate_role(inverter_cfg, "inverter")
-    cfg, generator, transformer, assessor = load_run_roles(run_dir, device)
-    trained = tuple(float(a) for a in cfg.train.alpha_range)
+    run = load_run(run_dir, device=str(device))
+    generator, transformer, assessor = run.generator, run.transformer, run.assessor
+    trained = tuple(float(a) for a in run.config.train.alpha_range)
     alphas = settings.get("alphas", np.linspace(*trained, 5).tolist())
     if not isinstance(alphas, list):
         raise ConfigError(f"alphas={alphas!r} must be a list, e.g. alphas=[-0.02,0,0.02].")
@@ -88,8 +77,8 @@ def run_edit(settings: dict[str, Any], inverter_overrides: list[str]) -> Path:
     classes = resolve_classes(settings.get("classes"), generator.num_classes, names)
     result = edit_images(generator, transformer, assessor, settings["images"], alphas, inverter=inverter, classes=classes)
     out = Path(settings.get("out", run_dir / "edits"))
-    generator_name = str(cfg.generator.get("name", type(generator).__name__))
-    save_strips(result, out, generator_name, str(cfg.assessor.get("name", "trained")), names, trained)
+    generator_name = str(run.config.generator.get("name", type(generator).__name__))
+    save_strips(result, out, generator_name, str(run.config.assessor.get("name", "trained")), names, trained)
     record = {"run_dir": str(run_dir), "images": settings["images"], "inverter": plain(inverter_cfg),
               "trained_alpha_range": list(trained)}
     save_tables(result, out, record)

@@ -17,9 +17,9 @@ import yaml
 from ganalyze.build import build_logger
 from ganalyze.cli.common import setup_torch
 from ganalyze.cli.errors import reports_errors
-from ganalyze.cli.evaluate import logger_config
 from ganalyze.errors import ConfigError
 from ganalyze.explorer import build_site
+from ganalyze.settings import group_config
 
 USAGE = ("usage: ganalyze-explore RUN_DIR [RUN_DIR ...] out=SITE [seeds=8] [classes=[...]] [logger=none|wandb] "
          "[device=cpu] [threads=1] [batch_size=256]")
@@ -57,7 +57,7 @@ def explore(args: list[str]) -> Path:
     logger = None
     if options["logger"] != "none":
         out = Path(options["out"])
-        logger = build_logger(logger_config(str(options["logger"])), out, name=f"explorer-{out.name}",
+        logger = build_logger(group_config("logger", str(options["logger"])), out, name=f"explorer-{out.name}",
                               config={"runs": folders, **options}, job_type="explore")
     try:
         return build_site(folders, options["out"], seeds=options["seeds"],
