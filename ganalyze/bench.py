@@ -88,7 +88,8 @@ def variants_for(batches: list[int], ablation: bool, settings: list[dict[str, An
             for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True),
                                ("compile", True))
         ]
-    return list(dict.fromkeys([Variant("reference", REFERENCE_BATCH)] + ours + extra))
+    candidates = [Variant("reference", REFERENCE_BATCH)] + ours + extra
+    return [v for i, v in enumerate(candidates) if v not in candidates[:i]]  # FastPath (a Hydra schema) has no hash
 
 
 @dataclass

@@ -185,7 +185,7 @@ def test_every_value_of_a_multirun_sweep_is_checked_before_any_job(tmp_path, mon
 def test_help_shows_only_the_commands_own_settings_with_examples(monkeypatch, capsys):
     code, out, _ = run_main(train_cli.main, monkeypatch, capsys, "--help")
     assert code == 0 and "ganalyze-train train.classes=[circle]" in out and "  steps: 300" in out
-    assert "  transformer: class_dependent, linear, nonlinear" in out and "projection" not in out
+    assert "  transformer: class_dependent, conditional, linear, nonlinear" in out and "projection" not in out
     code, out, _ = run_main(eval_cli.main, monkeypatch, capsys, "--help")
     assert code == 0 and "ganalyze-eval run_dir=" in out and "  grid_seeds: 8" in out and "  steps:" not in out
 

@@ -106,7 +106,7 @@ def corrupted_weights(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("overrides, expected", [
     (["generator=nope"], "unknown generator 'nope'; known generators: biggan_deep_128, biggan_deep_256, biggan_deep_512"),
     (["assessor=nope"], "unknown assessor 'nope'; known assessors: "),
-    (["transformer=nope"], "unknown transformer 'nope'; known transformers: class_dependent, linear, nonlinear"),
+    (["transformer=nope"], "unknown transformer 'nope'; known transformers: class_dependent, conditional, linear, nonlinear"),
     (["assessor.name=nope"], "unknown assessor 'nope'"),
     (["eval.grid_classes=[goldfish]"], "unknown class name 'goldfish': this generator's classes have no names; use ids 0-9"),
     (["train.alpha_range=[0.2,0.1]"], "train.alpha_range=[0.2, 0.1] is empty"),
