@@ -56,8 +56,8 @@ def run_name_that_dataset(cfg: Mapping[str, Any], out: Path) -> tuple[dict[str, 
     low, high = result["interval"]
     summary = (f"Name That Dataset over {', '.join(result['groups'])}: held-out accuracy {result['accuracy']:.3f} "
                f"[{low:.3f}, {high:.3f}] (95% exact binomial), chance {result['chance']:.3f}: "
-               f"{'at chance' if result['at_chance'] else 'above chance' if result['above_chance'] else 'below chance'}. "
-               f"Most separating factor: {result['factor_ranking'][0]}.")
+               + (f"above chance; most separating factor: {result['factor_ranking'][0]}." if result["above_chance"]
+                  else "at chance: the classifier cannot tell them apart." if result["at_chance"] else "below chance."))
     return {**result, "summary": summary}, paths
 
 
@@ -99,6 +99,11 @@ def run_inclusiveness(cfg: Mapping[str, Any], out: Path) -> tuple[dict[str, Any]
                          "inclusiveness")
     result = inclusiveness(data, generated, settings=settings)
     result["class_prior"] = prior
+    return save_inclusiveness(result, out)
+
+
+def save_inclusiveness(result: dict[str, Any], out: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """attributes.csv, table.md and inclusiveness.png of an inclusiveness result; the result with its summary line."""
     table = markdown_table(result)
     paths = {"plot": plot_inclusiveness(result, out / "inclusiveness.png"),
              "table": write_csv(out / "attributes.csv", class_rows(result)), "markdown": write_text(out / "table.md", table)}

@@ -1,6 +1,6 @@
 """ganalyze-audit: bias audits of data sets, assessors and generators (one report per command, conf/audit.yaml).
 
-    ganalyze-audit                                           # Name That Dataset on broad, warm, cool, centered
+    ganalyze-audit                                           # Name That Dataset on six world variants
     ganalyze-audit sources=[broad,broad]                     # identical variants, other seeds: must be at chance
     ganalyze-audit audit=disparity assessor.weights=FOLDER   # per-hue-group disparity of a size assessor
     ganalyze-audit audit=inclusiveness generator.folder=FOLDER sources=[rare_class]
