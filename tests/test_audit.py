@@ -77,10 +77,10 @@ def test_disparity_finds_a_planted_gap_and_none_where_there_is_none():
     settings = DisparitySettings(group_by="hue", truth="size", threshold=0.125, resamples=300, permutations=300)
     biased = disparity(sets, MeasuredSize(bias=0.05), settings, assessor_name="biased")
     gap = biased["largest_gap"]
-    assert gap["worst"] == "red-yellow" and gap["excludes_zero"] and gap["interval"][0] > 0.04
+    assert gap["highest"] == "red-yellow" and gap["excludes_zero"] and gap["interval"][0] > 0.04
     assert not biased["independence"]["passes_80_percent_rule"]
     assert biased["independence"]["highest"] == "red-yellow"
-    assert biased["separation"]["fpr_gap"]["worst"] == "red-yellow"
+    assert biased["separation"]["fpr_gap"]["highest"] == "red-yellow"
     fair = disparity(sets, MeasuredSize(), settings, assessor_name="fair")
     assert not fair["largest_gap"]["excludes_zero"], fair["largest_gap"]
     assert fair["independence"]["passes_80_percent_rule"]

@@ -5,8 +5,8 @@ per image (the world's true factor, or a CSV column), the mean absolute error, t
 true- and false-positive rates of the decision score > t against truth > t. Fairness criteria: independence
 (the ratio min/max of the positive rates across groups, and the 80% rule: it passes when the ratio is >= 0.8)
 and separation (the largest gaps in TPR and FPR). The largest gap of the headline metric (MAE with a truth,
-the mean score without) is worst group minus best group, with a bootstrap interval (each group resampled on
-its own) and a permutation p-value that redoes the choice of worst and best groups under the null.
+the mean score without) is the highest group minus the lowest, with a bootstrap interval (each group resampled on
+its own) and a permutation p-value that redoes the choice of the highest and lowest groups under the null.
 """
 
 from __future__ import annotations
@@ -108,14 +108,18 @@ def _gap(metric_values: list[float]) -> float:
 
 def largest_gap(per_group: list[np.ndarray], names: list[str], settings: DisparitySettings,
                 rng: np.random.Generator) -> dict[str, Any]:
-    """Worst minus best group mean of per-image values, its bootstrap interval and its permutation p-value."""
+    """Highest minus lowest group mean of per-image values, its bootstrap interval and its permutation p-value.
+
+    The interval is that of the difference between the two groups picked on the full data; the permutation test
+    redoes the picking, so it is the fair test when many groups are compared.
+    """
     means = [float(v.mean()) for v in per_group]
-    worst, best = int(np.argmax(means)), int(np.argmin(means))
-    draws = bootstrap_stat([per_group[worst], per_group[best]], lambda g: g[0].mean() - g[1].mean(),
+    top, bottom = int(np.argmax(means)), int(np.argmin(means))
+    draws = bootstrap_stat([per_group[top], per_group[bottom]], lambda g: g[0].mean() - g[1].mean(),
                            settings.resamples, rng)
     low, high = percentile_interval(draws)
     p = permutation_p_value(per_group, lambda g: _gap([x.mean() for x in g]), settings.permutations, rng)
-    return {"worst": names[worst], "best": names[best], "gap": means[worst] - means[best], "interval": [low, high],
+    return {"highest": names[top], "lowest": names[bottom], "gap": means[top] - means[bottom], "interval": [low, high],
             "excludes_zero": bool(low > 0 or high < 0), "permutation_p": p}
 
 
@@ -207,7 +211,7 @@ def gender_shades_table(result: dict[str, Any]) -> str:
                      + f" | {gap} |")
     g = result["largest_gap"]
     ind = result["independence"]
-    lines += ["", f"Largest gap in {METRIC_LABELS[result['headline_metric']]}: {g['worst']} - {g['best']} = "
+    lines += ["", f"Largest gap in {METRIC_LABELS[result['headline_metric']]}: {g['highest']} - {g['lowest']} = "
               f"{g['gap']:.4g}, 95% bootstrap interval [{g['interval'][0]:.4g}, {g['interval'][1]:.4g}] "
               f"({'excludes' if g['excludes_zero'] else 'includes'} 0), permutation p = {g['permutation_p']:.3g}.",
               f"Independence at t = {result['threshold']:.4g}: min/max positive rate = {ind['ratio']:.3f} "
@@ -255,7 +259,7 @@ def plot_disparity(result: dict[str, Any], path: str | Path) -> Path:
     axes[0].legend(fontsize=7)
     axes[1].legend(fontsize=7)
     g, ind = result["largest_gap"], result["independence"]
-    axes[0].set_title(f"gap {g['worst']} - {g['best']} = {g['gap']:.3g}\n[{g['interval'][0]:.3g}, {g['interval'][1]:.3g}], "
+    axes[0].set_title(f"gap {g['highest']} - {g['lowest']} = {g['gap']:.3g}\n[{g['interval'][0]:.3g}, {g['interval'][1]:.3g}], "
                       f"perm. p = {g['permutation_p']:.2g}", fontsize=9)
     axes[1].set_title(f"independence ratio {ind['ratio']:.2f} [{ind['interval'][0]:.2f}, {ind['interval'][1]:.2f}]: "
                       f"80% rule {'passes' if ind['passes_80_percent_rule'] else 'fails'}", fontsize=9)

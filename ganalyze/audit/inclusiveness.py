@@ -223,7 +223,7 @@ def plot_inclusiveness(result: dict[str, Any], path: str | Path) -> Path:
     left.errorbar(x + 0.2, gen, yerr=[gen - iv[:, 0], iv[:, 1] - gen], fmt="none", ecolor="black", capsize=3,
                   label="95% interval")
     left.set_xticks(x, names)
-    left.set(ylabel="share of images (class seen by the shape classifier)", title="class rates: data vs generator")
+    left.set(ylabel="share of images", title="class rates (class as the shape classifier sees it)")
     left.legend(fontsize=8)
     for offset, key, colour in ((-0.2, "precision", "tab:green"), (0.2, "recall", "tab:orange")):
         vals = np.array([np.nan if r[key] is None else r[key] for r in rows])
