@@ -121,6 +121,12 @@ def test_folders_and_csv_become_groups(photo_folder, tmp_path):
     assert [s.name for s in csv_sets] == ["cool", "warm"] and list(csv_sets[0].labels["score"][:3]) == [0.0, 1.0, 2.0]
     result = name_that_dataset(sets, FAST)
     assert result["groups"] == ["cool", "warm"] and result["n_test"] == 12
+    by_source = disparity(sets, MeasuredSize(), DisparitySettings(group_by="source", resamples=50, permutations=50))
+    assert by_source["groups"] == ["cool", "warm"] and by_source["headline_metric"] == "mean_score"
+    with_truth = disparity(csv_sets, MeasuredSize(), DisparitySettings(group_by="source", truth="score", threshold=5.5,
+                                                                       resamples=50, permutations=50))
+    assert with_truth["per_group"]["warm"]["tpr"] == 0.0  # sizes (< 1) never exceed 5.5; half the truths do
+    assert with_truth["per_group"]["warm"]["mae"] > 4
 
 
 @pytest.mark.parametrize("problem, match", [
@@ -153,6 +159,37 @@ def test_bad_sources_and_settings_fail_clearly(tmp_path):
         name_that_dataset(load_sources(["broad"], n=10, seed=0), FAST)
     with pytest.raises(ConfigError, match="fewer than 2 images"):
         disparity(load_sources(["warm"], n=20, seed=0), MeasuredSize(), DisparitySettings(group_by="hue"))
+
+
+class RecordingLogger:
+    """Collects what an audit logs."""
+
+    def __init__(self):
+        self.calls = []
+
+    def log_metrics(self, metrics, step=None):
+        self.calls.append(("metrics", dict(metrics)))
+
+    def log_images(self, images, step=None):
+        self.calls.append(("images", dict(images)))
+
+    def log_table(self, key, columns, rows):
+        self.calls.append(("table", key, list(columns), list(rows)))
+
+
+def test_run_audit_logs_numbers_plot_and_table(photo_folder, tmp_path):
+    from ganalyze.audit import run_audit
+
+    logger = RecordingLogger()
+    cfg = {"report": "name_that_dataset", "sources": [f"folder:{photo_folder}"], "n": 0, "seed": 0, "resolution": 32,
+           "out_dir": str(tmp_path / "out"), "name_that_dataset": {"steps": 30}}
+    result = run_audit(cfg, logger)
+    kinds = {c[0]: c for c in logger.calls}
+    assert kinds["metrics"][1]["audit/name_that_dataset/accuracy"] == result["accuracy"]
+    assert str(kinds["images"][1]["audit/name_that_dataset/plot"]).endswith("confusion.png")
+    assert kinds["table"][2][0] == "factor" and len(kinds["table"][3]) == 7  # six measured factors and sharpness
+    with pytest.raises(ConfigError, match="unknown keys \\['stepz'\\]"):
+        run_audit({**cfg, "name_that_dataset": {"stepz": 3}})
 
 
 def test_the_command_writes_a_report_and_rejects_bad_input(photo_folder, tmp_path, monkeypatch, capsys):
