@@ -153,7 +153,6 @@ def disparity(sets: Sequence[ImageSet], assessor: torch.nn.Module, settings: Dis
     """The assessor's per-group numbers, the largest gap, independence and (with truth) separation."""
     images = torch.cat([s.images for s in sets])
     groups, names = assign_groups(sets, images, settings)
-    present = [g for g in range(len(names)) if (groups == g).sum() > 0]
     small = [names[g] for g in range(len(names)) if (groups == g).sum() < MIN_PER_GROUP]
     if small:
         raise ConfigError(f"group(s) {small} hold fewer than {MIN_PER_GROUP} images under group_by="
@@ -162,8 +161,7 @@ def disparity(sets: Sequence[ImageSet], assessor: torch.nn.Module, settings: Dis
     truth = None if settings.truth is None else _label(sets, settings.truth, images).astype(float)
     threshold = float(np.median(scores)) if settings.threshold is None else float(settings.threshold)
     rng = np.random.default_rng(seed)
-    idx = [np.flatnonzero(groups == g) for g in present]
-    names = [names[g] for g in present]
+    idx = [np.flatnonzero(groups == g) for g in range(len(names))]
     per_group = {n: group_metrics(scores[i], None if truth is None else truth[i], threshold) for n, i in zip(names, idx)}
     headline = "mae" if truth is not None else "mean_score"
     values = [np.abs(scores[i] - truth[i]) if truth is not None else scores[i] for i in idx]

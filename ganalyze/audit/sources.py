@@ -165,8 +165,8 @@ def load_sources(specs: Sequence[str], n: int, seed: int, resolution: int = 32,
     sets: list[ImageSet] = []
     seen: dict[str, int] = {}
     for spec in specs:
-        kind, _, value = str(spec).partition(":")
-        if not _:
+        kind, colon, value = str(spec).partition(":")
+        if not colon:
             kind, value = ("generator", "") if kind == "generator" else ("variant", kind)
         if kind == "variant":
             k = seen[value] = seen.get(value, -1) + 1
