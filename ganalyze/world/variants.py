@@ -90,6 +90,7 @@ class WorldVariant:
     bg_brightness: Uniform
     texture: Uniform
     degradation: Degradation | None = None
+    class_weights: tuple[float, ...] | None = None  # relative frequency of each of ``classes``; None = uniform
 
     @staticmethod
     def from_config(cfg: Mapping[str, Any]) -> WorldVariant:
@@ -120,7 +121,11 @@ class WorldVariant:
         if n < 0:
             raise ValueError(f"n must be a non-negative number of images, got {n}")
         pool = torch.tensor(self.classes, dtype=torch.long)
-        class_id = pool[torch.randint(len(pool), (n,), generator=gen)]
+        if self.class_weights is None:
+            class_id = pool[torch.randint(len(pool), (n,), generator=gen)]
+        else:
+            weights = torch.tensor(self.class_weights, dtype=torch.float64)
+            class_id = pool[torch.multinomial(weights, n, replacement=True, generator=gen)] if n else pool[:0]
         size = self.size.sample(n, gen)
         reach = torch.tensor([extents(name) for name in SHAPE_NAMES], dtype=torch.float64)[class_id]
         left, right, up, down = reach.unbind(1)
@@ -136,8 +141,8 @@ class WorldVariant:
         stats = {k: (getattr(self, k).mean, getattr(self, k).std)
                  for k in ("size", "hue", "obj_brightness", "bg_brightness", "texture")}
         ext = [extents(SHAPE_NAMES[c]) for c in self.classes]
-        stats["x"] = _placement_stats([(e[0], e[1]) for e in ext], self.size, self.position)
-        stats["y"] = _placement_stats([(e[2], e[3]) for e in ext], self.size, self.position)
+        stats["x"] = _placement_stats([(e[0], e[1]) for e in ext], self.size, self.position, self.class_weights)
+        stats["y"] = _placement_stats([(e[2], e[3]) for e in ext], self.size, self.position, self.class_weights)
         return {k: stats[k] for k in ("size", "x", "y", "hue", "obj_brightness", "bg_brightness", "texture")}
 
 
@@ -148,12 +153,14 @@ def _place(t: torch.Tensor, before: torch.Tensor, after: torch.Tensor, size: tor
     return low + t * (1.0 - 2 * FRAME_MARGIN - (before + after) * r)
 
 
-def _placement_stats(reach: list[tuple[float, float]], size: Uniform, position: Uniform) -> tuple[float, float]:
-    """Mean and std of _place over uniform classes, size and t: polynomial in sqrt(size), so closed-form."""
+def _placement_stats(reach: list[tuple[float, float]], size: Uniform, position: Uniform,
+                     weights: tuple[float, ...] | None = None) -> tuple[float, float]:
+    """Mean and std of _place over classes (uniform or weighted), size and t: polynomial in sqrt(size), so closed-form."""
     er, er2 = size.moment(0.5), size.moment(1.0)
     et, et2 = position.moment(1.0), position.moment(2.0)
+    shares = [1.0 / len(reach)] * len(reach) if weights is None else [w / sum(weights) for w in weights]
     m1 = m2 = 0.0
-    for before, after in reach:
+    for (before, after), share in zip(reach, shares):
         a0, a1 = FRAME_MARGIN, before  # low = a0 + a1 r
         b0, b1 = 1.0 - 2 * FRAME_MARGIN, -(before + after)  # width = b0 + b1 r; value = low + t * width
         e_low = a0 + a1 * er
@@ -161,9 +168,8 @@ def _placement_stats(reach: list[tuple[float, float]], size: Uniform, position: 
         e_low2 = a0 * a0 + 2 * a0 * a1 * er + a1 * a1 * er2
         e_lw = a0 * b0 + (a0 * b1 + a1 * b0) * er + a1 * b1 * er2
         e_width2 = b0 * b0 + 2 * b0 * b1 * er + b1 * b1 * er2
-        m1 += e_low + e_width * et
-        m2 += e_low2 + 2 * e_lw * et + e_width2 * et2
-    m1, m2 = m1 / len(reach), m2 / len(reach)
+        m1 += share * (e_low + e_width * et)
+        m2 += share * (e_low2 + 2 * e_lw * et + e_width2 * et2)
     return m1, math.sqrt(max(m2 - m1 * m1, 0.0))
 
 
@@ -197,6 +203,21 @@ def _parse_classes(value: Any, variant: str) -> tuple[int, ...]:
     return tuple(SHAPE_NAMES.index(v) for v in value)
 
 
+def _parse_class_weights(value: Any, classes: tuple[int, ...], variant: str) -> tuple[float, ...] | None:
+    """None (uniform), or one non-negative number per listed class, not all zero (relative frequencies)."""
+    if value is None:
+        return None
+    try:
+        weights = tuple(float(w) for w in value)
+    except (TypeError, ValueError):
+        weights = ()
+    if len(weights) != len(classes) or min(weights, default=-1.0) < 0 or sum(weights) <= 0:
+        raise ConfigError(f"world variant {variant!r}: class_weights must be null (uniform) or a list of "
+                          f"{len(classes)} non-negative numbers, one per class in {[SHAPE_NAMES[c] for c in classes]}, "
+                          f"not all zero; got {value!r}")
+    return weights
+
+
 def _parse_degradation(value: Any, variant: str) -> Degradation | None:
     """None, or {downscale: int >= 1, blur_sigma: >= 0, noise_std: >= 0}."""
     if value is None:
@@ -214,7 +235,7 @@ def _parse_degradation(value: Any, variant: str) -> Degradation | None:
 def _parse_variant(cfg: dict[str, Any]) -> WorldVariant:
     """Validate every key of a variant config and build the variant."""
     name = str(cfg.get("name", "<unnamed>"))
-    allowed = {"name", "resolution", "classes", "degrade", *RANGE_KEYS}
+    allowed = {"name", "resolution", "classes", "class_weights", "degrade", *RANGE_KEYS}
     unknown = sorted(set(cfg) - allowed)
     missing = sorted(set(RANGE_KEYS) - set(cfg))
     if unknown or missing:
@@ -232,7 +253,8 @@ def _parse_variant(cfg: dict[str, Any]) -> WorldVariant:
     classes = _parse_classes(cfg.get("classes"), name)
     _check_fits(name, classes, ranges["size"])
     return WorldVariant(name=name, resolution=resolution, classes=classes,
-                        degradation=_parse_degradation(cfg.get("degrade"), name), **ranges)
+                        degradation=_parse_degradation(cfg.get("degrade"), name),
+                        class_weights=_parse_class_weights(cfg.get("class_weights"), classes, name), **ranges)
 
 
 def _check_fits(name: str, classes: tuple[int, ...], size: Uniform) -> None:
