@@ -73,6 +73,9 @@ class Variant:
     batch: int
     fast: FastPath = field(default_factory=FastPath)
 
+    def __hash__(self) -> int:  # FastPath is a Hydra schema, so mutable and unhashable: hash its values
+        return hash((self.step, self.batch, tuple(asdict(self.fast).values())))
+
 
 def variants_for(batches: list[int], ablation: bool, settings: list[dict[str, Any]] = ()) -> list[Variant]:
     """The reference at its batch of 4, ours at 4 and each candidate batch; with ``ablation``, ours at 4
@@ -88,8 +91,7 @@ def variants_for(batches: list[int], ablation: bool, settings: list[dict[str, An
             for key, value in (("alphas_per_latent", 1), ("channels_last", False), ("compact_activations", True),
                                ("compile", True))
         ]
-    candidates = [Variant("reference", REFERENCE_BATCH)] + ours + extra
-    return [v for i, v in enumerate(candidates) if v not in candidates[:i]]  # FastPath (a Hydra schema) has no hash
+    return list(dict.fromkeys([Variant("reference", REFERENCE_BATCH)] + ours + extra))
 
 
 @dataclass
