@@ -1,4 +1,4 @@
-"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, and nonlinear walks."""
+"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, nonlinear and circular (rotation) walks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from ganalyze.transformers.base import Transformer
 from ganalyze.transformers.class_dependent import ClassDependentTransformer
 from ganalyze.transformers.linear import LinearTransformer
 from ganalyze.transformers.nonlinear import NonlinearTransformer
+from ganalyze.transformers.rotation import RotationTransformer
 
 TRANSFORMERS: dict[str, type[Transformer]] = {
-    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer)
+    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, RotationTransformer)
 }
 
 
@@ -30,5 +31,5 @@ def load_transformer(folder: str | os.PathLike) -> Transformer:
 
 __all__ = [
     "TRANSFORMERS", "Transformer", "LinearTransformer", "ClassDependentTransformer", "NonlinearTransformer",
-    "load_transformer",
+    "RotationTransformer", "load_transformer",
 ]

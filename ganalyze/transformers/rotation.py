@@ -1,0 +1,56 @@
+"""A circular walk: T(z, α) turns z by an angle proportional to α in a learned plane of the latent space.
+
+A circular factor (hue) can be coded on a circle in latent space; a straight line z + αθ then leaves the
+circle and cannot go round it. This walk learns the plane (two orthonormalised directions u, v), the
+circle's centre in that plane and the rate (radians per unit of α), and rotates each latent's projection
+on the plane about that centre, leaving the orthogonal rest of z untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganalyze.transformers.base import Transformer, alpha_matrix, random_rows_like
+
+
+class RotationTransformer(Transformer):
+    """z' = z + (R(rate·α) − I) applied to z's coordinates (about ``centre``) in the plane spanned by u and v."""
+
+    kind = "rotation"
+
+    def __init__(self, dim_z: int, alpha_dim: int = 1, rate: float = math.pi / 180.0, init_std: float = 1.0):
+        super().__init__()
+        if dim_z < 2 or alpha_dim != 1:
+            raise ValueError(f"a rotation walk needs dim_z >= 2 and one slider, got dim_z={dim_z}, alpha_dim={alpha_dim}")
+        self.dim_z, self.alpha_dim = dim_z, alpha_dim
+        self.config = {"dim_z": dim_z, "alpha_dim": alpha_dim, "rate": rate, "init_std": init_std}
+        self.plane = nn.Parameter(torch.randn(2, dim_z) * init_std)
+        self.centre = nn.Parameter(torch.zeros(2))
+        self.log_rate = nn.Parameter(torch.tensor(math.log(rate)))
+
+    def basis(self) -> torch.Tensor:
+        """The plane's orthonormal basis (2, dim_z), by Gram-Schmidt on the learned rows."""
+        u = self.plane[0] / self.plane[0].norm().clamp_min(1e-12)
+        v = self.plane[1] - (self.plane[1] @ u) * u
+        return torch.stack([u, v / v.norm().clamp_min(1e-12)])
+
+    def forward(self, z: torch.Tensor, alpha: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Turn each latent's in-plane coordinates by rate·α radians about the centre; ``y`` is unused."""
+        angle = alpha_matrix(alpha, len(z), 1)[:, 0] * self.log_rate.exp()
+        basis = self.basis()
+        coords = z @ basis.T - self.centre  # (N, 2)
+        cos, sin = torch.cos(angle)[:, None], torch.sin(angle)[:, None]
+        turned = torch.cat([coords[:, :1] * cos - coords[:, 1:] * sin, coords[:, :1] * sin + coords[:, 1:] * cos], 1)
+        return z + (turned - coords) @ basis
+
+    def random_like(self, z: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> "RotationTransformer":
+        """The same rate and centre in a random plane."""
+        baseline = RotationTransformer(**self.config)
+        with torch.no_grad():
+            baseline.plane.copy_(random_rows_like(self.plane, generator))
+            baseline.centre.copy_(self.centre)
+            baseline.log_rate.copy_(self.log_rate)
+        return baseline.to(self.plane.device).requires_grad_(False)
