@@ -134,9 +134,9 @@ def train_world_generator(datasets: Sequence[str], folder: Path, node: Mapping[s
 
 
 def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folder: Path, node: Mapping[str, Any],
-               seed: int) -> Transformer:
+               seed: int, init: Callable[[Transformer], Any] | None = None) -> Transformer:
     """The walk for ``spec.edit`` on ``classes`` of ``generator`` (α ~ U[-α*, α*]), trained by the main loop,
-    cached in ``folder``."""
+    cached in ``folder``; ``init`` may set the new walk's starting point before training."""
     saved = folder / "transformer"
     config = {"edit": spec.edit, "alpha_star": spec.alpha_star, "lr": spec.lr, "seed": seed, "classes": classes,
               "walk": {k: node[k] for k in ("transformer", "steps", "batch_size")}}
@@ -155,6 +155,8 @@ def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folde
     cls = TRANSFORMERS[kind]
     extra = {"num_classes": generator.num_classes} if cls.needs_classes else {}
     transformer = cls(dim_z=generator.dim_z, alpha_dim=objective.alpha_dim, **extra)
+    if init is not None:
+        init(transformer)
     train(generator, transformer, objective, settings, folder, config, checkpoint=checkpoint)
     transformer.save_pretrained(saved)
     return transformer

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,9 @@ from scipy import stats
 from tqdm import tqdm
 
 from ganalyze.atomic import write_json, write_text
+from ganalyze.circular_init import fit_hue_plane
 from ganalyze.data_bias import (
-    CIRCULAR, FactorSpec, GeneratorTrainer, dataset_classes, factor_specs, train_walk, train_world_generator,
+    CIRCULAR, FactorSpec, GeneratorTrainer, claim_folder, dataset_classes, factor_specs, train_walk, train_world_generator,
     spread, walked_values,
 )
 from ganalyze.edits import get_edit
@@ -39,7 +40,7 @@ from ganalyze.errors import ConfigError
 from ganalyze.evaluation import change_from_zero
 from ganalyze.generators.base import Generator
 from ganalyze.steerability import evaluate_steerability, save_steerability
-from ganalyze.transformers import Transformer
+from ganalyze.transformers import TRANSFORMERS, RotationTransformer, Transformer, load_transformer
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.families import FACTOR_RANGE, design_correlation, latin_family
 
@@ -178,11 +179,35 @@ def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def shared_walk(generator: Generator, spec: FactorSpec, kind: str, classes: list[int], out: Path,
-                cfg: Mapping[str, Any], seed: int) -> Transformer:
-    """The factor's walk trained on every data set's classes at once (cached)."""
-    node = {**cfg["walk"], "transformer": kind}
-    return train_walk(generator, spec, classes, out / "walks" / f"shared_{spec.name}_{kind}", node, seed).eval()
+def walk_init(generator: Generator, spec: FactorSpec, kind: str, classes: list[int]) -> Callable[[Transformer], Any] | None:
+    """A circular walk for hue starts in the plane where the generator codes hue (circular_init.py); others as built."""
+    if kind == RotationTransformer.kind and spec.name == "hue":
+        return lambda walk: fit_hue_plane(walk, generator, classes)
+    return None
+
+
+def fit_walk(generator: Generator, spec: FactorSpec, kind: str, classes: list[int], folder: Path,
+             cfg: Mapping[str, Any], seed: int) -> Transformer:
+    """The factor's walk of ``kind`` trained on ``classes`` (cached in ``folder``), in eval mode.
+
+    ``factors.<f>.steps`` overrides walk.steps; 0 keeps the walk's fitted starting point untrained (hue's circular
+    walk: the pixel loss shrank its turn, measured on docs/steerability_power.md)."""
+    steps = cfg["factors"][spec.name].get("steps")
+    node = {**cfg["walk"], "transformer": kind, **({} if steps is None else {"steps": int(steps)})}
+    init = walk_init(generator, spec, kind, classes)
+    if node["steps"] > 0:
+        return train_walk(generator, spec, classes, folder, node, seed, init).eval()
+    if init is None:
+        raise ConfigError(f"factors.{spec.name}.steps = 0 keeps a fitted starting point, but a {kind} walk for "
+                          f"{spec.name} has none; give steps > 0 (only transformer: rotation for hue is fitted).")
+    claim_folder(folder, {"edit": spec.edit, "classes": classes, "walk": node, "seed": seed, "fitted": True})
+    saved = folder / "transformer"
+    if (saved / "config.json").is_file():
+        return load_transformer(saved).eval()
+    walk = TRANSFORMERS[kind](dim_z=generator.dim_z)
+    init(walk)
+    walk.save_pretrained(saved)
+    return walk.eval()
 
 
 def limits(generator: Generator, walk: Transformer, spec: FactorSpec, classes: list[int], folder: Path,
@@ -220,13 +245,12 @@ def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer
             all_classes = [c for d in spec.datasets for c in dataset_classes(datasets.index(d))]
             folder = out / "measures" / f"{walk_kind}_{spec.name}_{kind}"
             if walk_kind == "shared":
-                walk = shared_walk(generator, spec, kind, all_classes, out, cfg, seed)
+                walk = fit_walk(generator, spec, kind, all_classes, out / "walks" / f"shared_{spec.name}_{kind}", cfg, seed)
                 steer[spec.name] = limits(generator, walk, spec, all_classes, out / "limits" / f"{spec.name}_{kind}", cfg)
             for dataset in tqdm(spec.datasets, desc=f"{walk_kind} {spec.name} ({kind})"):
                 classes = dataset_classes(datasets.index(dataset))
                 if walk_kind == "per_dataset":
-                    walk = train_walk(generator, spec, classes, out / "walks" / f"{spec.name}_{kind}_{dataset}",
-                                      {**cfg["walk"], "transformer": kind}, seed).eval()
+                    walk = fit_walk(generator, spec, kind, classes, out / "walks" / f"{spec.name}_{kind}_{dataset}", cfg, seed)
                 shift = cached_shift(folder / f"{dataset}.json",
                                      lambda: measure_seeds(generator, walk, spec, num_seeds, batch, classes))
                 _, sigma = load_variant(dataset).factor_stats()[spec.name]

@@ -14,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+from ganalyze.circular_init import fit_hue_plane
 from ganalyze.errors import ConfigError
 from ganalyze.steer_power import bootstrap_r, pearson, run_power_analysis, table_markdown
 from ganalyze.transformers import RotationTransformer, load_transformer
@@ -99,6 +100,21 @@ def test_rotation_walk_in_the_hue_plane_turns_the_measured_hue_by_alpha(tmp_path
     walk.save_pretrained(tmp_path / "walk")
     again = load_transformer(tmp_path / "walk")
     assert torch.allclose(again(z, torch.full((64,), 30.0), y), walk(z, torch.full((64,), 30.0), y))
+
+
+def test_hue_plane_fit_finds_the_latent_circle_of_hue() -> None:
+    # The fit sees only G(z) and the hue measured from pixels, yet recovers the plane of (z0, z1) and its centre.
+    generator = HueCircleGenerator()
+    generator.sample_latents = lambda n, seed, truncation, classes: (
+        torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)), torch.zeros(n, dtype=torch.long))
+    walk = RotationTransformer(dim_z=4)
+    r2 = fit_hue_plane(walk, generator, None, num=300)
+    basis = walk.basis()
+    assert r2 > 0.3 and torch.linalg.matrix_norm(basis[:, 2:]) < 0.1 and walk.centre.abs().max() < 0.2
+    z, y = torch.randn(64, 4, generator=torch.Generator().manual_seed(5)), torch.zeros(64, dtype=torch.long)
+    before = measure(generator(z, y))["hue"]
+    after = measure(generator(walk(z, torch.full((64,), 60.0), y), y))["hue"]
+    assert (torch.remainder(after - before + 180.0, 360.0) - 180.0).median().item() == pytest.approx(60.0, abs=6.0)
 
 
 def quick_config(out_dir) -> dict:

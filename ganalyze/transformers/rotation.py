@@ -1,9 +1,11 @@
 """A circular walk: T(z, α) turns z by an angle proportional to α in a learned plane of the latent space.
 
 A circular factor (hue) can be coded on a circle in latent space; a straight line z + αθ then leaves the
-circle and cannot go round it. This walk learns the plane (two orthonormalised directions u, v), the
-circle's centre in that plane and the rate (radians per unit of α), and rotates each latent's projection
-on the plane about that centre, leaving the orthogonal rest of z untouched.
+circle and cannot go round it. This walk learns the plane (two orthonormalised directions u, v) and the
+circle's centre in that plane, and rotates each latent's projection on the plane about that centre by a
+fixed rate·α radians, leaving the orthogonal rest of z untouched. The rate is fixed (one radian of latent
+angle per radian of hue for a circle code): left free, the pixel loss shrank it (measured: the turn fell
+from 0.75 to 0.3 of the requested hue), the regression to the mean of an imperfect walk.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class RotationTransformer(Transformer):
         self.config = {"dim_z": dim_z, "alpha_dim": alpha_dim, "rate": rate, "init_std": init_std}
         self.plane = nn.Parameter(torch.randn(2, dim_z) * init_std)
         self.centre = nn.Parameter(torch.zeros(2))
-        self.log_rate = nn.Parameter(torch.tensor(math.log(rate)))
+        self.rate = rate
 
     def basis(self) -> torch.Tensor:
         """The plane's orthonormal basis (2, dim_z), by Gram-Schmidt on the learned rows."""
@@ -39,7 +41,7 @@ class RotationTransformer(Transformer):
 
     def forward(self, z: torch.Tensor, alpha: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Turn each latent's in-plane coordinates by rate·α radians about the centre; ``y`` is unused."""
-        angle = alpha_matrix(alpha, len(z), 1)[:, 0] * self.log_rate.exp()
+        angle = alpha_matrix(alpha, len(z), 1)[:, 0] * self.rate
         basis = self.basis()
         coords = z @ basis.T - self.centre  # (N, 2)
         cos, sin = torch.cos(angle)[:, None], torch.sin(angle)[:, None]
@@ -52,5 +54,4 @@ class RotationTransformer(Transformer):
         with torch.no_grad():
             baseline.plane.copy_(random_rows_like(self.plane, generator))
             baseline.centre.copy_(self.centre)
-            baseline.log_rate.copy_(self.log_rate)
         return baseline.to(self.plane.device).requires_grad_(False)

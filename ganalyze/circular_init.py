@@ -1,0 +1,38 @@
+"""Start a circular walk in the plane where the generator codes hue: regress the measured hue's (cos, sin) on z.
+
+A rotation walk from a random plane first wrecks the images and learns to stand still (measured: median turn
+about 1 degree at α = 60). Regressing (cos h, sin h) of the hue measured from pixels of G(z) on z gives the two
+latent directions along which hue turns and the point of the plane where the circle is centred; the walk
+starts there (rate: one radian per radian of hue) and the edit objective refines it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ganalyze.generators.base import Generator
+from ganalyze.sampling import truncation_of
+from ganalyze.transformers.rotation import RotationTransformer
+from ganalyze.world.measure import measure
+
+FIT_SEED = 2**30 + 17  # latents of the fit: neither training steps' nor held-out evaluation seeds
+
+
+@torch.no_grad()
+def fit_hue_plane(walk: RotationTransformer, generator: Generator, classes: Sequence[int] | None,
+                  num: int = 600, batch_size: int = 200) -> float:
+    """Set ``walk``'s plane and centre from a least-squares fit of (cos, sin) of hue on z; returns the fit's R²."""
+    z, y = generator.sample_latents(num, FIT_SEED, truncation_of(generator), list(classes) if classes else None)
+    hue = torch.cat([measure(generator(z[i:i + batch_size], y[i:i + batch_size]).float())["hue"]
+                     for i in range(0, num, batch_size)])
+    target = torch.stack([torch.deg2rad(hue).cos(), torch.deg2rad(hue).sin()], 1).double()
+    design = torch.cat([z.double(), torch.ones(num, 1, dtype=torch.double)], 1)
+    coef = torch.linalg.lstsq(design, target).solution  # (dim_z + 1, 2): directions of cos and sin, intercepts
+    walk.plane.copy_(coef[:-1].T.to(walk.plane))
+    basis = walk.basis().double()
+    in_plane = (basis @ coef[:-1]).T  # the fit's (cos, sin) as a linear map of in-plane coordinates
+    walk.centre.copy_(torch.linalg.solve(in_plane, -coef[-1]).to(walk.centre))
+    residual = ((target - design @ coef) ** 2).sum()
+    return float(1 - residual / ((target - target.mean(0)) ** 2).sum())
