@@ -106,6 +106,12 @@ def cached_shift(path: Path, compute) -> Shift:
     return shift
 
 
+def outside_range(values: np.ndarray, mean: float, sigma: float, period: float | None) -> float:
+    """Share of ``values`` outside the data set's range μ ± √3σ (exact for a uniform factor; hue wraps)."""
+    deviation = values - mean if period is None else (values - mean + period / 2) % period - period / 2
+    return float(np.mean(np.abs(deviation) > np.sqrt(3.0) * sigma + 1e-9))
+
+
 def pearson(sigma: np.ndarray, delta: np.ndarray) -> dict[str, float]:
     """Pearson r, the slope and its two-sided p-value (the t-test of the slope, equal to Pearson's p)."""
     if len(sigma) < 3 or np.ptp(sigma) == 0 or np.ptp(delta) == 0:
@@ -135,7 +141,9 @@ def bootstrap_r(sigma: np.ndarray, seed_deltas: Sequence[np.ndarray], resamples:
 
 def analyse(rows: Sequence[Mapping[str, Any]], shifts: Mapping[tuple[str, str, str], Shift], resamples: int,
             seed: int) -> list[dict[str, Any]]:
-    """One summary per (walk, factor): n, r, p, slope, the bootstrap interval, whether p < 0.001 with r > 0."""
+    """One summary per (walk, factor): n, r, p, slope, the bootstrap interval, whether p < 0.001 with r > 0, r of
+    the generator's own σ against the data's, and the mean share of images outside their data set's range at
+    α = 0 and at ±α* (does the walk leave what the data covers?)."""
     out = []
     for walk in WALKS:
         for factor in dict.fromkeys(r["factor"] for r in rows):
@@ -151,6 +159,8 @@ def analyse(rows: Sequence[Mapping[str, Any]], shifts: Mapping[tuple[str, str, s
             out.append({"walk": walk, "factor": factor, "edit": pick[0]["edit"], "transformer": pick[0]["transformer"],
                         "n": len(pick), **fit, "r_low": low, "r_high": high,
                         "model_sigma_r": pearson(sigma, np.array([r["model_sigma"] for r in pick]))["r"],
+                        "outside_at_zero": float(np.mean([r["outside_at_zero"] for r in pick])),
+                        "outside_walked": float(np.mean([r["outside_walked"] for r in pick])),
                         "reproduced": bool(fit["r"] > 0 and fit["p"] < ALPHA)})
     return out
 
@@ -224,6 +234,42 @@ def limits(generator: Generator, walk: Transformer, spec: FactorSpec, classes: l
     return result.summary
 
 
+def extremes(datasets: Sequence[str], factor: str) -> tuple[str, str]:
+    """The data sets of narrowest and widest spread of ``factor``."""
+    ordered = sorted(datasets, key=lambda d: load_variant(d).factor_stats()[factor][1])
+    return ordered[0], ordered[-1]
+
+
+def plot_extrapolation(generator: Generator, spec: FactorSpec, picks: Mapping[str, tuple[Transformer, list[int]]],
+                       path: Path, seeds: int = 6) -> Path:
+    """Held-out seeds of the narrowest and widest data set walked to -α*, 0, +α* by the shared walk, each image
+    labelled with the factor measured from pixels, each row with the data set's range μ ± √3σ."""
+    import torch
+
+    from ganalyze.atomic import write_with
+    from ganalyze.sampling import held_out_seeds, latents_for_seeds
+    from ganalyze.visuals import image_grid
+    from ganalyze.world.measure import measure
+
+    alphas = [-spec.alpha_star, 0.0, spec.alpha_star]
+    frames, values, labels = [], [], []
+    with torch.no_grad():
+        for dataset, (walk, classes) in picks.items():
+            z, y = latents_for_seeds(generator, held_out_seeds(seeds), classes)
+            row = torch.stack([generator(walk(z, torch.full((len(z),), a), y), y).float() for a in alphas], 1)
+            frames.append(row)
+            values.append(np.stack([measure(row[:, k])[spec.name].numpy() for k in range(len(alphas))], 1))
+            mean, sigma = load_variant(dataset).factor_stats()[spec.name]
+            half = np.sqrt(3.0) * sigma
+            labels += [f"σ={sigma:.3g}: data {mean - half:.3g}..{mean + half:.3g}"] * seeds
+    title = (f"{spec.name}: the shared {spec.edit} walk on the narrowest and widest data set (rows: held-out seeds); "
+             f"number = {spec.name} measured from pixels; is it outside the data set's range?")
+    picture = image_grid(torch.cat(frames), np.concatenate(values), alphas, labels, title,
+                         score_label=f"{spec.name} measured from pixels", number_format=".3g")
+    write_with(path, lambda handle: picture.save(handle, format="PNG"))
+    return path
+
+
 def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer = train_world_generator
                        ) -> dict[str, Any]:
     """Train (or load) the generator and walks, measure Δμ per (walk, factor, data set), correlate with σ, save."""
@@ -238,7 +284,7 @@ def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer
                           f"{len(datasets)} data sets x {len(SHAPE_NAMES)} shapes were asked for.")
     num_seeds, batch = int(cfg["eval"]["num_seeds"]), int(cfg["eval"]["batch_size"])
     walks = list(WALKS) if cfg.get("per_dataset_walks", True) else ["shared"]
-    rows, shifts, steer = [], {}, {}
+    rows, shifts, steer, grids = [], {}, {}, {}
     for walk_kind in walks:  # every shared walk first: the per-data-set walks are many and may not finish
         for spec in specs:
             kind = kinds[spec.name]
@@ -253,15 +299,25 @@ def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer
                     walk = fit_walk(generator, spec, kind, classes, out / "walks" / f"{spec.name}_{kind}_{dataset}", cfg, seed)
                 shift = cached_shift(folder / f"{dataset}.json",
                                      lambda: measure_seeds(generator, walk, spec, num_seeds, batch, classes))
-                _, sigma = load_variant(dataset).factor_stats()[spec.name]
-                model_sigma = spread(shift.at_zero, CIRCULAR.get(spec.name))[1]
+                mean, sigma = load_variant(dataset).factor_stats()[spec.name]
+                period = CIRCULAR.get(spec.name)
+                model_sigma = spread(shift.at_zero, period)[1]
+                walked = np.concatenate([shift.at_zero + shift.minus, shift.at_zero + shift.plus])
                 shifts[(walk_kind, spec.name, dataset)] = shift
                 rows.append({"walk": walk_kind, "factor": spec.name, "edit": spec.edit, "transformer": kind,
                              "alpha_star": spec.alpha_star, "dataset": dataset, "data_sigma": sigma,
                              "delta_mu": shift.delta_mu, "delta_plus": float(shift.plus.mean()),
-                             "delta_minus": float(shift.minus.mean()), "model_sigma": model_sigma})
+                             "delta_minus": float(shift.minus.mean()), "model_sigma": model_sigma,
+                             "outside_at_zero": outside_range(shift.at_zero, mean, sigma, period),
+                             "outside_walked": outside_range(walked, mean, sigma, period)})
+                if walk_kind == "shared" and dataset in extremes(spec.datasets, spec.name):
+                    grids.setdefault(spec.name, {})[dataset] = (walk, classes)
     summary = analyse(rows, shifts, int(cfg["eval"]["bootstrap"]), seed)
     saved = save_power_results(out / "results", rows, summary, steer, cfg, design_correlation(family))
+    for factor, picks in grids.items():
+        spec = next(s for s in specs if s.name == factor)
+        saved[f"grid_{factor}"] = plot_extrapolation(generator, spec, picks, out / "results" /
+                                                     f"steer_power_{factor}_extremes.png")
     print(table_markdown(summary))
     print(f"steerability-power results written to {saved['json'].parent}")
     return {"rows": rows, "summary": summary, "steerability": steer, "paths": saved}

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 
 from ganalyze.circular_init import fit_hue_plane
 from ganalyze.errors import ConfigError
-from ganalyze.steer_power import bootstrap_r, pearson, run_power_analysis, table_markdown
+from ganalyze.steer_power import bootstrap_r, outside_range, pearson, run_power_analysis, table_markdown
 from ganalyze.transformers import RotationTransformer, load_transformer
 from ganalyze.world import Factors, load_variant, measure, render
 from ganalyze.world.families import design_correlation, family_name, latin_family, parse_name, spread_levels
@@ -55,6 +55,13 @@ def test_latin_family_gives_every_factor_n_distinct_spreads_nearly_uncorrelated(
     assert design_correlation(names) < 0.2
     with pytest.raises(ConfigError, match="count >= 3"):
         latin_family(2, 0.1, 1.0, seed=0)
+
+
+def test_outside_range_counts_values_beyond_mu_plus_minus_root3_sigma_with_hue_wrapping() -> None:
+    sigma = 10.0 / math.sqrt(3.0)  # range 350 ± 10 degrees
+    assert outside_range(np.array([345.0, 355.0, 5.0, 359.0]), 350.0, sigma, 360.0) == pytest.approx(0.0)
+    assert outside_range(np.array([345.0, 5.0, 15.0, 355.0]), 350.0, sigma, 360.0) == pytest.approx(0.5)
+    assert outside_range(np.array([0.1, 0.3]), 0.2, 0.05 / math.sqrt(3.0), None) == pytest.approx(1.0)
 
 
 def test_pearson_and_bootstrap_on_constructed_numbers() -> None:
@@ -132,8 +139,10 @@ def test_quick_preset_runs_end_to_end_and_resumes_from_its_cache(tmp_path) -> No
     assert {(s["walk"], s["factor"]) for s in summary} == {
         (w, f) for w in ("shared", "per_dataset") for f in ("size", "x", "y", "obj_brightness", "hue")}
     assert all(s["n"] == 4 and -1 <= s["r"] <= 1 and s["r_low"] <= s["r_high"] for s in summary if math.isfinite(s["r"]))
+    rows = first["rows"]
+    assert all(0 <= r["outside_at_zero"] <= 1 and 0 <= r["outside_walked"] <= 1 for r in rows)
     for name in ("power_table.md", "power_table.csv", "power_rows.csv", "steer_power_size.png", "steer_power_hue.png",
-                 "steer_power_limits.png"):
+                 "steer_power_limits.png", "steer_power_hue_extremes.png"):
         assert (results / name).stat().st_size > 0
     assert "| shared |" in (results / "power_table.md").read_text()
     # Rerun: every walk and measurement comes from the cache, so the same numbers come back.
