@@ -58,9 +58,9 @@ def test_latin_family_gives_every_factor_n_distinct_spreads_nearly_uncorrelated(
 
 
 def test_outside_range_counts_values_beyond_mu_plus_minus_root3_sigma_with_hue_wrapping() -> None:
-    sigma = 10.0 / math.sqrt(3.0)  # range 350 ± 10 degrees
-    assert outside_range(np.array([345.0, 355.0, 5.0, 359.0]), 350.0, sigma, 360.0) == pytest.approx(0.0)
-    assert outside_range(np.array([345.0, 5.0, 15.0, 355.0]), 350.0, sigma, 360.0) == pytest.approx(0.5)
+    sigma = 20.0 / math.sqrt(3.0)  # range 350 ± 20 degrees: 330..10, across 0
+    assert outside_range(np.array([341.0, 355.0, 359.0, 8.0]), 350.0, sigma, 360.0) == pytest.approx(0.0)
+    assert outside_range(np.array([345.0, 5.0, 15.0, 320.0]), 350.0, sigma, 360.0) == pytest.approx(0.5)
     assert outside_range(np.array([0.1, 0.3]), 0.2, 0.05 / math.sqrt(3.0), None) == pytest.approx(1.0)
 
 
