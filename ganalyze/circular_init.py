@@ -14,7 +14,7 @@ import torch
 
 from ganalyze.generators.base import Generator
 from ganalyze.sampling import truncation_of
-from ganalyze.transformers.rotation import RotationTransformer
+from ganalyze.transformers.rotation import ClassRotationTransformer, RotationTransformer
 from ganalyze.world.measure import measure
 
 FIT_SEED = 2**30 + 17  # latents of the fit: neither training steps' nor held-out evaluation seeds
@@ -22,17 +22,22 @@ FIT_SEED = 2**30 + 17  # latents of the fit: neither training steps' nor held-ou
 
 @torch.no_grad()
 def fit_hue_plane(walk: RotationTransformer, generator: Generator, classes: Sequence[int] | None,
-                  num: int = 600, batch_size: int = 200) -> float:
-    """Set ``walk``'s plane and centre from a least-squares fit of (cos, sin) of hue on z; returns the fit's R²."""
+                  num: int = 3000, batch_size: int = 250) -> float:
+    """Set ``walk``'s plane and centre(s) from a least-squares fit of (cos, sin) of hue on z (plus an intercept per
+    class for a class_rotation walk); returns the fit's R²."""
     z, y = generator.sample_latents(num, FIT_SEED, truncation_of(generator), list(classes) if classes else None)
     hue = torch.cat([measure(generator(z[i:i + batch_size], y[i:i + batch_size]).float())["hue"]
                      for i in range(0, num, batch_size)])
     target = torch.stack([torch.deg2rad(hue).cos(), torch.deg2rad(hue).sin()], 1).double()
-    design = torch.cat([z.double(), torch.ones(num, 1, dtype=torch.double)], 1)
-    coef = torch.linalg.lstsq(design, target).solution  # (dim_z + 1, 2): directions of cos and sin, intercepts
-    walk.plane.copy_(coef[:-1].T.to(walk.plane))
+    per_class = isinstance(walk, ClassRotationTransformer)  # an intercept per class, else one for all
+    intercepts = (torch.nn.functional.one_hot(y, walk.num_classes) if per_class else torch.ones(num, 1)).double()
+    design = torch.cat([z.double(), intercepts], 1)
+    coef = torch.linalg.lstsq(design, target).solution  # (dim_z + intercepts, 2): directions of cos and sin
+    dim_z = z.shape[1]
+    walk.plane.copy_(coef[:dim_z].T.to(walk.plane))
     basis = walk.basis().double()
-    in_plane = (basis @ coef[:-1]).T  # the fit's (cos, sin) as a linear map of in-plane coordinates
-    walk.centre.copy_(torch.linalg.solve(in_plane, -coef[-1]).to(walk.centre))
+    in_plane = (basis @ coef[:dim_z]).T  # the fit's (cos, sin) as a linear map of in-plane coordinates
+    centres = torch.linalg.solve(in_plane, -coef[dim_z:].T).T  # where the fit's (cos, sin) is 0, per intercept
+    walk.centre.copy_(centres.reshape(walk.centre.shape).to(walk.centre))
     residual = ((target - design @ coef) ** 2).sum()
     return float(1 - residual / ((target - target.mean(0)) ** 2).sum())

@@ -40,7 +40,9 @@ from ganalyze.errors import ConfigError
 from ganalyze.evaluation import change_from_zero
 from ganalyze.generators.base import Generator
 from ganalyze.steerability import evaluate_steerability, save_steerability
-from ganalyze.transformers import TRANSFORMERS, RotationTransformer, Transformer, load_transformer
+from ganalyze.transformers import (
+    TRANSFORMERS, ClassRotationTransformer, RotationTransformer, Transformer, load_transformer,
+)
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.families import FACTOR_RANGE, design_correlation, latin_family
 
@@ -191,7 +193,7 @@ def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def walk_init(generator: Generator, spec: FactorSpec, kind: str, classes: list[int]) -> Callable[[Transformer], Any] | None:
     """A circular walk for hue starts in the plane where the generator codes hue (circular_init.py); others as built."""
-    if kind == RotationTransformer.kind and spec.name == "hue":
+    if kind in (RotationTransformer.kind, ClassRotationTransformer.kind) and spec.name == "hue":
         return lambda walk: fit_hue_plane(walk, generator, classes)
     return None
 
@@ -209,12 +211,13 @@ def fit_walk(generator: Generator, spec: FactorSpec, kind: str, classes: list[in
         return train_walk(generator, spec, classes, folder, node, seed, init).eval()
     if init is None:
         raise ConfigError(f"factors.{spec.name}.steps = 0 keeps a fitted starting point, but a {kind} walk for "
-                          f"{spec.name} has none; give steps > 0 (only transformer: rotation for hue is fitted).")
+                          f"{spec.name} has none; give steps > 0 (only a rotation or class_rotation walk for hue is fitted).")
     claim_folder(folder, {"edit": spec.edit, "classes": classes, "walk": node, "seed": seed, "fitted": True})
     saved = folder / "transformer"
     if (saved / "config.json").is_file():
         return load_transformer(saved).eval()
-    walk = TRANSFORMERS[kind](dim_z=generator.dim_z)
+    cls = TRANSFORMERS[kind]
+    walk = cls(dim_z=generator.dim_z, **({"num_classes": generator.num_classes} if cls.needs_classes else {}))
     init(walk)
     walk.save_pretrained(saved)
     return walk.eval()

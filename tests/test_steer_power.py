@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from ganalyze.circular_init import fit_hue_plane
 from ganalyze.errors import ConfigError
 from ganalyze.steer_power import bootstrap_r, outside_range, pearson, run_power_analysis, table_markdown
-from ganalyze.transformers import RotationTransformer, load_transformer
+from ganalyze.transformers import ClassRotationTransformer, RotationTransformer, load_transformer
 from ganalyze.world import Factors, load_variant, measure, render
 from ganalyze.world.families import design_correlation, family_name, latin_family, parse_name, spread_levels
 
@@ -122,6 +122,30 @@ def test_hue_plane_fit_finds_the_latent_circle_of_hue() -> None:
     before = measure(generator(z, y))["hue"]
     after = measure(generator(walk(z, torch.full((64,), 60.0), y), y))["hue"]
     assert (torch.remainder(after - before + 180.0, 360.0) - 180.0).median().item() == pytest.approx(60.0, abs=6.0)
+
+
+class ShiftedCircleGenerator(HueCircleGenerator):
+    """Hue = angle of (z0, z1 - y): each class's hue circle has its own centre."""
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return super().forward(torch.stack([z[:, 0], z[:, 1] - y.float(), z[:, 2], z[:, 3]], 1), y)
+
+
+def test_class_rotation_fit_finds_each_classs_centre_and_turns_hue_about_it() -> None:
+    generator = ShiftedCircleGenerator()
+    generator.sample_latents = lambda n, seed, truncation, classes: (
+        torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)) * 1.5,
+        torch.randint(2, (n,), generator=torch.Generator().manual_seed(seed + 1)))
+    walk = ClassRotationTransformer(dim_z=4, num_classes=2)
+    fit_hue_plane(walk, generator, None, num=600)
+    z, y = torch.randn(64, 4, generator=torch.Generator().manual_seed(5)), torch.arange(64) % 2
+    z[:, 1] += y.float()  # latents around their class's circle centre
+    before = measure(generator(z, y))["hue"]
+    after = measure(generator(walk(z, torch.full((64,), 60.0), y), y))["hue"]
+    turned = torch.remainder(after - before + 180.0, 360.0) - 180.0
+    assert turned.median().item() == pytest.approx(60.0, abs=8.0)
+    # The two fitted centres differ by about the true offset between the classes' circles (1 along z1).
+    assert (walk.centre[1] - walk.centre[0]).norm().item() == pytest.approx(1.0, abs=0.35)
 
 
 def quick_config(out_dir) -> dict:

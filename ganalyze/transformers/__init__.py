@@ -10,10 +10,11 @@ from ganalyze.transformers.base import Transformer
 from ganalyze.transformers.class_dependent import ClassDependentTransformer
 from ganalyze.transformers.linear import LinearTransformer
 from ganalyze.transformers.nonlinear import NonlinearTransformer
-from ganalyze.transformers.rotation import RotationTransformer
+from ganalyze.transformers.rotation import ClassRotationTransformer, RotationTransformer
 
 TRANSFORMERS: dict[str, type[Transformer]] = {
-    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, RotationTransformer)
+    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, RotationTransformer,
+                      ClassRotationTransformer)
 }
 
 
@@ -31,5 +32,5 @@ def load_transformer(folder: str | os.PathLike) -> Transformer:
 
 __all__ = [
     "TRANSFORMERS", "Transformer", "LinearTransformer", "ClassDependentTransformer", "NonlinearTransformer",
-    "RotationTransformer", "load_transformer",
+    "RotationTransformer", "ClassRotationTransformer", "load_transformer",
 ]
