@@ -45,8 +45,10 @@ from ganalyze.transformers import (
 )
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.families import FACTOR_RANGE, design_correlation, latin_family
+from ganalyze.world.measure import measure
 
 WALKS = ("shared", "per_dataset")
+REAL_SEED = 2**30 + 5  # real images of the range check: not the generator's training or fit images
 ALPHA = 0.001  # the paper's significance bar for every slope
 
 
@@ -114,6 +116,16 @@ def outside_range(values: np.ndarray, mean: float, sigma: float, period: float |
     return float(np.mean(np.abs(deviation) > np.sqrt(3.0) * sigma + 1e-9))
 
 
+def real_outside(dataset: str, factor: str, resolution: int, num: int = 200) -> float:
+    """Share of REAL images of ``dataset`` (at the generator's resolution) measured outside the data set's range:
+    the measure's own error, the baseline for the generated images' shares."""
+    variant = load_variant(dataset)
+    images, _ = variant.sample(num, seed=REAL_SEED, resolution=resolution)
+    mean, sigma = variant.factor_stats()[factor]
+    values = measure(images)[factor].numpy().astype(np.float64)
+    return outside_range(values, mean, sigma, CIRCULAR.get(factor))
+
+
 def pearson(sigma: np.ndarray, delta: np.ndarray) -> dict[str, float]:
     """Pearson r, the slope and its two-sided p-value (the t-test of the slope, equal to Pearson's p)."""
     if len(sigma) < 3 or np.ptp(sigma) == 0 or np.ptp(delta) == 0:
@@ -144,8 +156,8 @@ def bootstrap_r(sigma: np.ndarray, seed_deltas: Sequence[np.ndarray], resamples:
 def analyse(rows: Sequence[Mapping[str, Any]], shifts: Mapping[tuple[str, str, str], Shift], resamples: int,
             seed: int) -> list[dict[str, Any]]:
     """One summary per (walk, factor): n, r, p, slope, the bootstrap interval, whether p < 0.001 with r > 0, r of
-    the generator's own σ against the data's, and the mean share of images outside their data set's range at
-    α = 0 and at ±α* (does the walk leave what the data covers?)."""
+    the generator's own σ against the data's, and the mean share of images outside their data set's range: real
+    ones (the measure's error), generated at α = 0 (did it learn the bias?) and at ±α* (does the walk leave it?)."""
     out = []
     for walk in WALKS:
         for factor in dict.fromkeys(r["factor"] for r in rows):
@@ -161,6 +173,7 @@ def analyse(rows: Sequence[Mapping[str, Any]], shifts: Mapping[tuple[str, str, s
             out.append({"walk": walk, "factor": factor, "edit": pick[0]["edit"], "transformer": pick[0]["transformer"],
                         "n": len(pick), **fit, "r_low": low, "r_high": high,
                         "model_sigma_r": pearson(sigma, np.array([r["model_sigma"] for r in pick]))["r"],
+                        "outside_real": float(np.mean([r["outside_real"] for r in pick])),
                         "outside_at_zero": float(np.mean([r["outside_at_zero"] for r in pick])),
                         "outside_walked": float(np.mean([r["outside_walked"] for r in pick])),
                         "reproduced": bool(fit["r"] > 0 and fit["p"] < ALPHA)})
@@ -252,7 +265,6 @@ def plot_extrapolation(generator: Generator, spec: FactorSpec, picks: Mapping[st
     from ganalyze.atomic import write_with
     from ganalyze.sampling import held_out_seeds, latents_for_seeds
     from ganalyze.visuals import image_grid
-    from ganalyze.world.measure import measure
 
     alphas = [-spec.alpha_star, 0.0, spec.alpha_star]
     frames, values, labels = [], [], []
@@ -311,6 +323,7 @@ def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer
                              "alpha_star": spec.alpha_star, "dataset": dataset, "data_sigma": sigma,
                              "delta_mu": shift.delta_mu, "delta_plus": float(shift.plus.mean()),
                              "delta_minus": float(shift.minus.mean()), "model_sigma": model_sigma,
+                             "outside_real": real_outside(dataset, spec.name, generator.resolution),
                              "outside_at_zero": outside_range(shift.at_zero, mean, sigma, period),
                              "outside_walked": outside_range(walked, mean, sigma, period)})
                 if walk_kind == "shared" and dataset in extremes(spec.datasets, spec.name):
