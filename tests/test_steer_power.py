@@ -162,7 +162,9 @@ def test_quick_preset_runs_end_to_end_and_resumes_from_its_cache(tmp_path) -> No
     summary = json.loads((results / "power_results.json").read_text())["summary"]
     assert {(s["walk"], s["factor"]) for s in summary} == {
         (w, f) for w in ("shared", "per_dataset") for f in ("size", "x", "y", "obj_brightness", "hue")}
-    assert all(s["n"] == 4 and -1 <= s["r"] <= 1 and s["r_low"] <= s["r_high"] for s in summary if math.isfinite(s["r"]))
+    # r is null (undefined) where a 30-step generator draws one hue for every seed: Δμ is then constant.
+    assert all(s["n"] == 4 and -1 <= s["r"] <= 1 and s["r_low"] <= s["r_high"] for s in summary if s["r"] is not None)
+    assert sum(s["r"] is not None for s in summary) >= 6
     rows = first["rows"]
     assert all(0 <= r[k] <= 1 for r in rows for k in ("outside_real", "outside_at_zero", "outside_walked"))
     for name in ("power_table.md", "power_table.csv", "power_rows.csv", "steer_power_size.png", "steer_power_hue.png",
