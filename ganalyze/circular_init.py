@@ -3,7 +3,8 @@
 A rotation walk from a random plane first wrecks the images and learns to stand still (measured: median turn
 about 1 degree at α = 60). Regressing (cos h, sin h) of the hue measured from pixels of G(z) on z gives the two
 latent directions along which hue turns and the point of the plane where the circle is centred; the walk
-starts there (rate: one radian per radian of hue) and the edit objective refines it.
+starts there (rate: one radian per radian of hue). A class_rotation walk then gets one gain per class, so that
+each class's median turn equals the request (calibrate_gains).
 """
 
 from __future__ import annotations
@@ -41,3 +42,26 @@ def fit_hue_plane(walk: RotationTransformer, generator: Generator, classes: Sequ
     walk.centre.copy_(centres.reshape(walk.centre.shape).to(walk.centre))
     residual = ((target - design @ coef) ** 2).sum()
     return float(1 - residual / ((target - target.mean(0)) ** 2).sum())
+
+
+@torch.no_grad()
+def calibrate_gains(walk: ClassRotationTransformer, generator: Generator, classes: Sequence[int] | None,
+                    alpha: float = 30.0, num: int = 3000, batch_size: int = 250) -> torch.Tensor:
+    """Set each class's gain so that its median hue turn at ``alpha`` equals ``alpha`` (clipped to [0.2, 5]; classes
+    that barely turn or were not drawn keep gain 1); returns the gains."""
+    z, y = generator.sample_latents(num, FIT_SEED + 1, truncation_of(generator), list(classes) if classes else None)
+    shift = torch.full((num,), float(alpha))
+    turned = []
+    for i in range(0, num, batch_size):
+        zc, yc = z[i:i + batch_size], y[i:i + batch_size]
+        before = measure(generator(zc, yc).float())["hue"]
+        after = measure(generator(walk(zc, shift[i:i + batch_size], yc), yc).float())["hue"]
+        turned.append(torch.remainder(after - before + 180.0, 360.0) - 180.0)
+    turned = torch.cat(turned)
+    gains = torch.ones(walk.num_classes)
+    for c in y.unique().tolist():
+        median = float(turned[y == c].median())
+        if median > 1.0:
+            gains[c] = min(max(alpha / median, 0.2), 5.0)
+    walk.gain.copy_(gains.to(walk.gain))
+    return gains

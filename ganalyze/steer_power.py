@@ -30,7 +30,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from ganalyze.atomic import write_json, write_text
-from ganalyze.circular_init import fit_hue_plane
+from ganalyze.circular_init import calibrate_gains, fit_hue_plane
 from ganalyze.data_bias import (
     CIRCULAR, FactorSpec, GeneratorTrainer, claim_folder, dataset_classes, factor_specs, train_walk, train_world_generator,
     spread, walked_values,
@@ -206,8 +206,10 @@ def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def walk_init(generator: Generator, spec: FactorSpec, kind: str, classes: list[int]) -> Callable[[Transformer], Any] | None:
     """A circular walk for hue starts in the plane where the generator codes hue (circular_init.py); others as built."""
-    if kind in (RotationTransformer.kind, ClassRotationTransformer.kind) and spec.name == "hue":
+    if kind == RotationTransformer.kind and spec.name == "hue":
         return lambda walk: fit_hue_plane(walk, generator, classes)
+    if kind == ClassRotationTransformer.kind and spec.name == "hue":
+        return lambda walk: (fit_hue_plane(walk, generator, classes), calibrate_gains(walk, generator, classes))
     return None
 
 
@@ -225,7 +227,8 @@ def fit_walk(generator: Generator, spec: FactorSpec, kind: str, classes: list[in
     if init is None:
         raise ConfigError(f"factors.{spec.name}.steps = 0 keeps a fitted starting point, but a {kind} walk for "
                           f"{spec.name} has none; give steps > 0 (only a rotation or class_rotation walk for hue is fitted).")
-    claim_folder(folder, {"edit": spec.edit, "classes": classes, "walk": node, "seed": seed, "fitted": True})
+    claim_folder(folder, {"edit": spec.edit, "classes": classes, "walk": node, "seed": seed, "fitted": True,
+                          "calibrated": kind == ClassRotationTransformer.kind})
     saved = folder / "transformer"
     if (saved / "config.json").is_file():
         return load_transformer(saved).eval()

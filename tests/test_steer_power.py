@@ -14,7 +14,7 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from ganalyze.circular_init import fit_hue_plane
+from ganalyze.circular_init import calibrate_gains, fit_hue_plane
 from ganalyze.errors import ConfigError
 from ganalyze.steer_power import bootstrap_r, outside_range, pearson, run_power_analysis, table_markdown
 from ganalyze.transformers import ClassRotationTransformer, RotationTransformer, load_transformer
@@ -136,8 +136,10 @@ def test_class_rotation_fit_finds_each_classs_centre_and_turns_hue_about_it() ->
     generator.sample_latents = lambda n, seed, truncation, classes: (
         torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)) * 1.5,
         torch.randint(2, (n,), generator=torch.Generator().manual_seed(seed + 1)))
-    walk = ClassRotationTransformer(dim_z=4, num_classes=2)
+    walk = ClassRotationTransformer(dim_z=4, num_classes=2, rate=math.pi / 360.0)  # half the right rate...
     fit_hue_plane(walk, generator, None, num=600)
+    gains = calibrate_gains(walk, generator, None, num=600)  # ...which the per-class gains make up for
+    assert gains.tolist() == pytest.approx([2.0, 2.0], abs=0.3)
     z, y = torch.randn(64, 4, generator=torch.Generator().manual_seed(5)), torch.arange(64) % 2
     z[:, 1] += y.float()  # latents around their class's circle centre
     before = measure(generator(z, y))["hue"]
