@@ -134,9 +134,9 @@ def train_world_generator(datasets: Sequence[str], folder: Path, node: Mapping[s
 
 
 def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folder: Path, node: Mapping[str, Any],
-               seed: int) -> Transformer:
+               seed: int, init: Callable[[Transformer], Any] | None = None) -> Transformer:
     """The walk for ``spec.edit`` on ``classes`` of ``generator`` (α ~ U[-α*, α*]), trained by the main loop,
-    cached in ``folder``."""
+    cached in ``folder``; ``init`` may set the new walk's starting point before training."""
     saved = folder / "transformer"
     config = {"edit": spec.edit, "alpha_star": spec.alpha_star, "lr": spec.lr, "seed": seed, "classes": classes,
               "walk": {k: node[k] for k in ("transformer", "steps", "batch_size")}}
@@ -155,6 +155,8 @@ def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folde
     cls = TRANSFORMERS[kind]
     extra = {"num_classes": generator.num_classes} if cls.needs_classes else {}
     transformer = cls(dim_z=generator.dim_z, alpha_dim=objective.alpha_dim, **extra)
+    if init is not None:
+        init(transformer)
     train(generator, transformer, objective, settings, folder, config, checkpoint=checkpoint)
     transformer.save_pretrained(saved)
     return transformer
@@ -164,23 +166,30 @@ def train_walk(generator: Generator, spec: FactorSpec, classes: list[int], folde
 def measure_shift(generator: Generator, transformer: Transformer, spec: FactorSpec, num_seeds: int,
                   batch_size: int, classes: Sequence[int] | None = None) -> dict[str, float]:
     """Mean change of the factor at +α* and -α* (from α = 0, per held-out seed), Δμ, and the model's own μ, σ at 0."""
+    alphas = np.array([-spec.alpha_star, 0.0, spec.alpha_star])
+    values = walked_values(generator, transformer, spec.name, alphas, num_seeds, batch_size, classes)  # (seeds, 3)
+    period = CIRCULAR.get(spec.name)
+    delta = change_from_zero(alphas, values, period)
+    mu, sigma = spread(values[:, 1], period)
+    return {"delta_plus": float(delta[:, 2].mean()), "delta_minus": float(delta[:, 0].mean()),
+            "delta_mu": float(delta[:, 2].mean() - delta[:, 0].mean()), "model_mu": mu, "model_sigma": sigma}
+
+
+@torch.no_grad()
+def walked_values(generator: Generator, transformer: Transformer, factor: str, alphas: Sequence[float],
+                  num_seeds: int, batch_size: int, classes: Sequence[int] | None = None) -> np.ndarray:
+    """The factor measured from pixels of G(T(z, α)) for the held-out seeds (rows) at each α (columns)."""
     z, y = latents_for_seeds(generator, held_out_seeds(num_seeds), classes)
     alpha_dim = int(getattr(transformer, "alpha_dim", 1))
-    alphas = np.array([-spec.alpha_star, 0.0, spec.alpha_star])
     columns = []
     for alpha in alphas:
         parts = []
         for i in range(0, len(z), batch_size):
             zc, yc = z[i:i + batch_size], y[i:i + batch_size]
             images = generator(transformer(zc, slider_alpha(float(alpha), len(zc), alpha_dim, 0, zc.device), yc), yc)
-            parts.append(measure(images.float())[spec.name])
+            parts.append(measure(images.float())[factor])
         columns.append(torch.cat(parts).numpy().astype(np.float64))
-    values = np.stack(columns, axis=1)  # (seeds, 3)
-    period = CIRCULAR.get(spec.name)
-    delta = change_from_zero(alphas, values, period)
-    mu, sigma = spread(values[:, 1], period)
-    return {"delta_plus": float(delta[:, 2].mean()), "delta_minus": float(delta[:, 0].mean()),
-            "delta_mu": float(delta[:, 2].mean() - delta[:, 0].mean()), "model_mu": mu, "model_sigma": sigma}
+    return np.stack(columns, axis=1)
 
 
 def spread(values: np.ndarray, period: float | None) -> tuple[float, float]:

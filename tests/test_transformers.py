@@ -94,5 +94,5 @@ def test_loading_an_unknown_kind_fails_clearly(tmp_path):
     LinearTransformer(dim_z=4).save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "kind": "os.system"}))
-    with pytest.raises(WeightsError, match="known kinds: class_dependent, conditional, linear, nonlinear"):
+    with pytest.raises(WeightsError, match="known kinds: class_dependent, class_rotation, conditional, linear, nonlinear, rotation"):
         load_transformer(tmp_path)

@@ -1,4 +1,5 @@
-"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, nonlinear walks, and conditional directions."""
+"""Transformers T(z, α, y) -> z': linear (GANalyze), class-dependent, nonlinear and circular (rotation) walks, and
+conditional directions."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from ganalyze.transformers.class_dependent import ClassDependentTransformer
 from ganalyze.transformers.conditional import ConditionalFromRuns, ConditionalTransformer, condition_on
 from ganalyze.transformers.linear import LinearTransformer
 from ganalyze.transformers.nonlinear import NonlinearTransformer
+from ganalyze.transformers.rotation import ClassRotationTransformer, RotationTransformer
 
 TRANSFORMERS: dict[str, type[Transformer]] = {
-    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, ConditionalTransformer)
+    cls.kind: cls for cls in (LinearTransformer, ClassDependentTransformer, NonlinearTransformer, RotationTransformer,
+                      ClassRotationTransformer, ConditionalTransformer)
 }
 
 
@@ -31,5 +34,6 @@ def load_transformer(folder: str | os.PathLike) -> Transformer:
 
 __all__ = [
     "TRANSFORMERS", "Transformer", "LinearTransformer", "ClassDependentTransformer", "NonlinearTransformer",
-    "ConditionalTransformer", "ConditionalFromRuns", "condition_on", "load_transformer",
+    "RotationTransformer", "ClassRotationTransformer", "ConditionalTransformer", "ConditionalFromRuns", "condition_on",
+    "load_transformer",
 ]

@@ -274,11 +274,17 @@ def list_variants() -> list[str]:
 
 
 def load_variant(name: str = "broad") -> WorldVariant:
-    """Read and validate the shipped variant ``name`` (conf/world/<name>.yaml)."""
+    """Read and validate the shipped variant ``name`` (conf/world/<name>.yaml) or a generated one (world/families.py)."""
+    from ganalyze.world.families import generated_config
+
+    generated = generated_config(name)  # spread-s…-p…-h…-v…: a variant of a generated family
+    if generated is not None:
+        return WorldVariant.from_config(generated)
     known = list_variants()
     if name not in known:
         raise UnknownNameError(f"unknown world variant {name!r}; known variants: {', '.join(known)}. "
-                               "Add one as conf/world/<name>.yaml or build it with WorldVariant.from_config.")
+                               "Add one as conf/world/<name>.yaml, build it with WorldVariant.from_config, or name a "
+                               "generated one (ganalyze.world.families, e.g. spread-s0.500-p1.000-h1.000-v1.000).")
     text = (resources.files("ganalyze.conf") / "world" / f"{name}.yaml").read_text()
     cfg = yaml.safe_load(text) or {}
     if not isinstance(cfg, dict):
