@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scripts/ is not a package: reuse its size trainer
 
 import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-from train_shapes_size import save_checkpoint, training_batch, training_variant  # noqa: E402
+from train_shapes_size import train_size_assessor, training_variant  # noqa: E402
 
-from assessors.shapes_size import ShapesSize  # noqa: E402
 from ganalyze.atomic import write_json  # noqa: E402
-from ganalyze.world import Factors, WorldVariant, load_variant  # noqa: E402
+from ganalyze.world import Factors, WorldVariant  # noqa: E402
 from ganalyze.world.variants import Uniform  # noqa: E402
 
 RARE_HUES = (0.0, 60.0)  # the rare group: red through orange to yellow
@@ -78,36 +74,11 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    world = training_world(args.rare_share)
-    mean, std = training_variant().factor_stats()["size"]
-    broad = load_variant("broad").size
-    model = ShapesSize(target_mean=mean, target_std=std, score_range=(broad.low, broad.high))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint, start = args.out / "checkpoint.pt", 0
-    if args.resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        print(f"resuming from step {start}")
-    begin = time.perf_counter()
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc=f"size assessor, rare={args.rare_share}",
-               mininterval=10)
-    for step in bar:
-        for group in opt.param_groups:  # cosine decay, a function of the step only (resume-exact)
-            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-        images, size = training_batch(world, args.batch, args.seed, step)
-        loss = ((model(images) - size) / std).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        if (step + 1) % args.checkpoint_every == 0:
-            save_checkpoint(checkpoint, model, opt, step + 1)
-    seconds = time.perf_counter() - begin
-    model.eval().save_pretrained(args.out)
+    model, seconds = train_size_assessor(training_world(args.rare_share), args.out, args.steps, args.batch, args.lr,
+                                         args.seed, args.checkpoint_every, args.resume,
+                                         f"size assessor, rare={args.rare_share}")
+    checkpoint = args.out / "checkpoint.pt"
+    model.save_pretrained(args.out)
     write_json(args.out / "trained_with.json", {"rare_share": args.rare_share, "rare_hues": list(RARE_HUES),
                                                 "steps": args.steps, "batch": args.batch, "lr": args.lr,
                                                 "seed": args.seed, "train_seconds_this_run": seconds})

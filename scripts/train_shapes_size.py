@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -25,6 +25,7 @@ import torch  # noqa: E402  (after fixing the thread count)
 from tqdm import tqdm  # noqa: E402
 
 from assessors.shapes_size import SHIPPED_WEIGHTS, ShapesSize  # noqa: E402
+from ganalyze.atomic import write_json, write_with  # noqa: E402
 from ganalyze.world import WorldVariant, load_variant  # noqa: E402
 from ganalyze.world.render import gaussian_blur  # noqa: E402
 from ganalyze.world.variants import MAX_SIZE, MIN_SIZE, Uniform  # noqa: E402
@@ -66,10 +67,42 @@ def evaluate(model: ShapesSize, n: int) -> dict[str, dict[str, float]]:
 
 
 def save_checkpoint(path: Path, model: ShapesSize, opt: torch.optim.Optimizer, step: int) -> None:
-    """Atomically write the training state (temp file + rename)."""
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": torch.tensor(step)}, tmp)
-    os.replace(tmp, path)
+    """Atomically write the training state (temp file, fsync, rename)."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": torch.tensor(step)}
+    write_with(path, lambda handle: torch.save(state, handle))
+
+
+def train_size_assessor(world: Any, out: Path, steps: int, batch: int, lr: float, seed: int, checkpoint_every: int,
+                        resume: bool, desc: str) -> tuple[ShapesSize, float]:
+    """Train a size assessor on ``world`` (anything with ``sample(n, seed)``), scaled like the shipped one;
+    ``resume`` continues from out/checkpoint.pt to the same weights. Returns the model and this run's seconds."""
+    torch.manual_seed(seed)
+    mean, std = training_variant().factor_stats()["size"]
+    broad = load_variant("broad").size
+    model = ShapesSize(target_mean=mean, target_std=std, score_range=(broad.low, broad.high))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint, start = out / "checkpoint.pt", 0
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        print(f"resuming from step {start}")
+    begin = time.perf_counter()
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, mininterval=10)
+    for step in bar:
+        for group in opt.param_groups:  # cosine decay, a function of the step only (resume-exact)
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+        images, size = training_batch(world, batch, seed, step)
+        loss = ((model(images) - size) / std).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+        if (step + 1) % checkpoint_every == 0:
+            save_checkpoint(checkpoint, model, opt, step + 1)
+    return model.eval(), time.perf_counter() - begin
 
 
 def main() -> None:
@@ -86,43 +119,16 @@ def main() -> None:
     if args.steps <= 0 or args.batch < 2:
         parser.error(f"--steps must be > 0 and --batch >= 2, got {args.steps} and {args.batch}")
     torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    variant = training_variant()
-    mean, std = variant.factor_stats()["size"]
-    broad = load_variant("broad").size
-    model = ShapesSize(target_mean=mean, target_std=std, score_range=(broad.low, broad.high))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint, start = args.out / "checkpoint.pt", 0
-    if args.resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        print(f"resuming from step {start}")
+    model, seconds = train_size_assessor(training_variant(), args.out, args.steps, args.batch, args.lr, args.seed,
+                                         args.checkpoint_every, args.resume, "shapes_size")
+    checkpoint = args.out / "checkpoint.pt"
 
-    begin = time.perf_counter()
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="shapes_size")
-    for step in bar:
-        for group in opt.param_groups:  # cosine decay, a function of the step only (resume-exact)
-            group["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * step / args.steps))
-        images, size = training_batch(variant, args.batch, args.seed, step)
-        loss = ((model(images) - size) / std).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        if (step + 1) % args.checkpoint_every == 0:
-            save_checkpoint(checkpoint, model, opt, step + 1)
-    seconds = time.perf_counter() - begin
-
-    model.eval()
     metrics = {"held_out": evaluate(model, args.eval_n), "train_seconds_this_run": seconds,
                "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
                "threads": torch.get_num_threads(), "torch": torch.__version__,
                "parameters": sum(p.numel() for p in model.parameters())}
     model.save_pretrained(args.out)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(args.out / "metrics.json", metrics)
     checkpoint.unlink(missing_ok=True)
     for name, m in metrics["held_out"].items():
         print(f"held-out {name}: MAE {m['mae']:.5f} (area fraction), R^2 {m['r2']:.4f}, bias {m['bias']:+.5f}")

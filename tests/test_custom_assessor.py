@@ -15,6 +15,7 @@ import yaml
 
 import assessors.registry as registry
 from assessors import create_assessor, list_assessors
+from installs import pip_install_into
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_assessor"
@@ -23,16 +24,10 @@ EXAMPLE = ROOT / "examples" / "custom_assessor"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree).
-
-    Offline with the environment's own build tools when they suffice; otherwise (an old setuptools without
-    bdist_wheel, as in a fresh Python 3.11 venv) pip fetches them from the package index.
     """
     source, target = tmp_path_factory.mktemp("source") / "custom_assessor", tmp_path_factory.mktemp("site")
     shutil.copytree(EXAMPLE, source)
-    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)]
-    if subprocess.run(install + ["--no-index", "--no-build-isolation"], capture_output=True).returncode != 0:
-        subprocess.run(install, check=True, capture_output=True, text=True)
-    return target
+    return pip_install_into(source, target)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import ganalyze.generators.registry as registry
 from ganalyze.build import build_generator
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.generators import create_generator, list_generators, register_generator
+from installs import pip_install_into
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_generator"
@@ -29,10 +30,7 @@ def site(tmp_path_factory) -> Path:
     """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree)."""
     source, target = tmp_path_factory.mktemp("source") / "custom_generator", tmp_path_factory.mktemp("site")
     shutil.copytree(EXAMPLE, source)
-    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)]
-    if subprocess.run(install + ["--no-index", "--no-build-isolation"], capture_output=True).returncode != 0:
-        subprocess.run(install, check=True, capture_output=True, text=True)
-    return target
+    return pip_install_into(source, target)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from installs import pip_install_into
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -62,11 +63,7 @@ def installed(tmp_path_factory) -> Path:
     for path, body in readme_files().items():
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         (source / path).write_text(body)
-    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-               str(source / "my_assessor")]
-    if subprocess.run(install + ["--no-index", "--no-build-isolation"], capture_output=True).returncode != 0:
-        subprocess.run(install, check=True, capture_output=True, text=True)  # fetches setuptools if too old here
-    return target
+    return pip_install_into(source / "my_assessor", target)
 
 
 def test_readme_assessor_package_trains_with_an_option(installed, tmp_path):
