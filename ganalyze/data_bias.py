@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ganalyze.atomic import atomic_open, write_json, write_text, write_with
 from ganalyze.checkpoint import config_differences
 from ganalyze.edits import get_edit
 from ganalyze.errors import ConfigError, GanalyzeError
@@ -99,8 +100,7 @@ def claim_folder(folder: Path, settings: dict[str, Any]) -> None:
             raise ConfigError(f"{folder} was made with other settings ({'; '.join(diffs)}); choose another out_dir "
                               "or delete that folder to retrain it.")
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    write_text(record, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def dataset_classes(index: int) -> list[int]:
@@ -241,7 +241,7 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
         bottom.set(xlabel=f"data σ of {factor}", ylabel=f"model σ of {factor} at α = 0")
     axes[0][0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return path
 
@@ -285,14 +285,12 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
 def save_bias_results(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, Any],
                       model_sigma: Mapping[str, Any], cfg: Mapping[str, Any], out: Path) -> dict[str, Path]:
     """bias_table.csv (one row per factor × data set), bias_results.json (rows, r, p, config), bias_scatter.png."""
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"table": out / "bias_table.csv", "results": out / "bias_results.json", "plot": out / "bias_scatter.png"}
-    with open(paths["table"], "w", newline="") as f:
+    with atomic_open(paths["table"], "w") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    paths["results"].write_text(json.dumps({"rows": list(rows), "correlations": correlations,
-                                            "model_sigma_correlations": model_sigma, "config": cfg},
-                                           indent=2, default=str) + "\n")
+    write_json(paths["results"], {"rows": list(rows), "correlations": correlations,
+                                  "model_sigma_correlations": model_sigma, "config": cfg})
     plot_scatter(rows, correlations, model_sigma, paths["plot"])
     return paths

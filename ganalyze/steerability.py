@@ -17,7 +17,6 @@ side, where the median of achieved / requested falls below 0.5.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from assessors.saliency import foreground_mask
+from ganalyze.atomic import atomic_open, write_json, write_with
 from ganalyze.edits import Edit, get_edit, rotate
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import EvalSettings, alpha_grid, slider_alpha
@@ -303,14 +303,13 @@ def run_steerability(edit_name: str, trained: tuple[float, float], settings: Eva
 def save_steerability(result: SteerabilityResult, folder: str | os.PathLike) -> dict[str, Path]:
     """Write rows (CSV), summary (JSON), achieved-vs-requested curves and image grids (PNG) into ``folder``."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = {"table": folder / "steerability.csv", "summary": folder / "steerability.json",
              "curves": folder / "steerability_curves.png"}
-    with open(paths["table"], "w", newline="") as f:
+    with atomic_open(paths["table"], "w") as f:
         writer = csv.DictWriter(f, fieldnames=list(result.rows[0]))
         writer.writeheader()
         writer.writerows(result.rows)
-    paths["summary"].write_text(json.dumps(result.summary, indent=2, allow_nan=True) + "\n")
+    write_json(paths["summary"], result.summary)
     plot_curves(result.rows, result.summary, paths["curves"])
     for slider, frames in result.grids.items():
         paths[f"grid_{slider}"] = plot_grid(frames, result.summary["alphas"], folder / f"steerability_grid_{slider}.png",
@@ -346,7 +345,7 @@ def plot_curves(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path)
         ax.set_ylabel("achieved")
     axes[0][0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return path
 
@@ -368,6 +367,6 @@ def plot_grid(frames: torch.Tensor, alphas: Sequence[float], path: Path, title: 
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
     return path

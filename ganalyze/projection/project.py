@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
+from ganalyze.atomic import write_with
 from ganalyze.projection.model import ProjectionModel
 
 
@@ -54,7 +55,5 @@ def grid_image(cells: torch.Tensor, titles: list[str], scale: int = 4) -> Image.
 
 def save_grid(cells: torch.Tensor, titles: list[str], path: str | os.PathLike) -> Path:
     """Write a titled grid PNG (see grid_image); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    grid_image(cells, titles).save(path)
-    return path
+    image = grid_image(cells, titles)
+    return write_with(path, lambda handle: image.save(handle, format="PNG"))

@@ -8,7 +8,6 @@ cell gets ≥ 50% of its real share of samples.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from scipy.stats import wasserstein_distance
 from torchvision.utils import save_image
 from tqdm import tqdm
 
+from ganalyze.atomic import write_json, write_with
 from ganalyze.generators.base import Generator
 from ganalyze.world import SHAPE_NAMES, load_variant, measure
 from ganalyze.world.classifier import ShapeClassifier
@@ -136,8 +136,8 @@ def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: i
     z, _ = generator.sample_latents(per_class * generator.num_classes, seed)
     y = torch.arange(generator.num_classes).repeat_interleave(per_class)
     images = torch.nn.functional.interpolate(generator(z, y).clamp(0, 1), scale_factor=2, mode="nearest")
-    save_image(images, path, nrow=per_class, padding=2, pad_value=1.0)
-    return Path(path)
+    return write_with(path, lambda handle: save_image(images, handle, format="png", nrow=per_class, padding=2,
+                                                      pad_value=1.0))
 
 
 def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0, variant: str = "broad",
@@ -153,8 +153,7 @@ def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0,
               **compare_samples(gen_images, gen_classes, real_images, real_factors.class_id.long(), classifier)}
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+        write_json(out / "quality.json", report)
         save_sample_grid(generator, out / "samples.png", seed=seed)
     return report
 
