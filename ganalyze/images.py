@@ -46,14 +46,14 @@ def read_rgb(path: str | os.PathLike) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 if img.width * img.height > MAX_PIXELS:
-                    raise Image.DecompressionBombError(f"{img.width}x{img.height}")
+                    raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels")
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 rgb = _to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ConfigError(f"image file {path} declares {err.args[0] if err.args else 'too many pixels'}; images of "
-                          f"more than {MAX_PIXELS:,} pixels are refused (a decompression bomb or a huge scan): "
-                          "downscale it first.") from None
+        size = str(err) if str(err).endswith(" pixels") else "too many pixels"
+        raise ConfigError(f"image file {path} declares {size}; images of more than {MAX_PIXELS:,} pixels are refused "
+                          "(a decompression bomb or a huge scan): downscale it first.") from None
     except UnidentifiedImageError:
         raise ConfigError(f"{path} is not an image PIL can read (text or another format?); give PNG, JPEG, BMP or "
                           "WebP files.") from None

@@ -50,10 +50,19 @@ def from_config(cls: type[T], node: Any, prefix: str = "") -> T:
     unknown = [k for k in node if k not in names]
     if unknown:
         raise ConfigError(f"unknown setting {prefix}{unknown[0]}; {where} has {', '.join(sorted(names))}.")
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in node and
+               f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{where} lacks {prefix}{missing[0]}; e.g. {_example(_field(cls, missing[0]), prefix + missing[0])}.")
     hints = typing.get_type_hints(cls)
     values = {f.name: check_field(f, hints[f.name], node[f.name], prefix + f.name)
               for f in dataclasses.fields(cls) if f.name in node}
     return cls(**values)
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    """The dataclass field ``name`` of ``cls``."""
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
 
 
 def _example(field: dataclasses.Field, name: str) -> str:
@@ -61,6 +70,8 @@ def _example(field: dataclasses.Field, name: str) -> str:
     example = field.metadata.get("example")
     if example is None and field.default is not dataclasses.MISSING and field.default is not None:
         example = field.default
+    if isinstance(example, bool):
+        example = str(example).lower()
     return f"{name}={example}" if example is not None else name
 
 
@@ -103,6 +114,10 @@ def convert(hint: Any, value: Any, name: str, example: str) -> Any:
         raise ConfigError(f"{name} is null but needs a value; e.g. {example}.")
     if dataclasses.is_dataclass(hint):
         return from_config(hint, value, name + ".")
+    if origin is dict:
+        if not isinstance(value, Mapping) or not value:
+            raise ConfigError(f"{name}={value!r} must be a non-empty section of name: settings; e.g. {example}.")
+        return {str(k): convert(args[1], v, f"{name}.{k}", example) for k, v in value.items()}
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name}={value!r} must be a list; e.g. {example}.")

@@ -125,13 +125,30 @@ def reports_errors(prog: str) -> Callable[[F], F]:
     return wrap
 
 
-def hydra_command(prog: str, config_name: str) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
+def hydra_command(prog: str, config_name: str, output_key: str) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """``hydra.main`` on a packaged config, with the error boundary both inside (the task's errors, before Hydra's
-    own handler prints a traceback) and outside (``--debug``, Ctrl-C while Hydra starts)."""
+    own handler prints a traceback) and outside (``--debug``, Ctrl-C while Hydra starts). ``output_key`` is the
+    setting Hydra's run folder is made from: a value given on the command line is checked (not a file, writable)
+    before Hydra creates that folder, which would otherwise fail with a traceback."""
     import hydra
+
+    from ganalyze.typed_settings import output_folder
+
+    def check_output(args: list[str]) -> None:
+        for arg in args:
+            key, sep, value = arg.partition("=")
+            if sep and key.lstrip("+") == output_key:
+                output_folder(output_key, value)
 
     def wrap(task: Callable[[Any], Any]) -> Callable[..., Any]:
         main = hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name=config_name)
-        return reports_errors(prog)(main(reports_errors(prog)(task)))
+        inner = main(reports_errors(prog)(task))
+
+        @functools.wraps(task)
+        def run() -> Any:
+            check_output(sys.argv[1:])
+            return inner()
+
+        return reports_errors(prog)(run)
 
     return wrap

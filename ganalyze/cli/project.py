@@ -33,6 +33,9 @@ def run_training(cfg: DictConfig) -> Path:
     settings = from_config(ProjectTrainSettings, cfg)
     run = output_folder("run_dir", settings.run_dir)
     check_training_fits(settings)
+    if settings.data.source == "world":
+        for name in settings.data.sets or []:
+            load_variant(name)  # an unknown name fails here, before any rendering
     torch.set_num_threads(settings.threads)
     if (run / "checkpoints").is_dir() and not cfg.resume:
         raise ConfigError(f"run_dir {str(run)!r} already holds checkpoints; pass resume=true to continue that run "
@@ -70,6 +73,9 @@ def load_inputs(cfg: DictConfig, resolution: int) -> torch.Tensor:
             raise ConfigError(f"inputs=null draws world images of data set `source`, but {cfg.source!r} is not a "
                               f"world variant ({', '.join(list_variants())}); pass inputs=<image files or folder>.")
         return load_variant(cfg.source).sample(int(cfg.num_inputs), seed=int(cfg.seed), resolution=resolution)[0]
+    if not cfg.inputs or any(not str(p).strip() for p in cfg.inputs):
+        raise ConfigError(f"inputs={list(cfg.inputs)} holds an empty path; give image files or folders, "
+                          "e.g. inputs=[photos/a.png,photos/b.png].")
     paths = [Path(p) for p in cfg.inputs]
     files = [f for p in paths for f in (image_files(p) if p.is_dir() else [p])]
     if not files:
@@ -121,13 +127,13 @@ def run_projection(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra_command("ganalyze-project-train", "projection/train")
+@hydra_command("ganalyze-project-train", "projection/train", "run_dir")
 def train_main(cfg: DictConfig) -> None:
     """Console script ganalyze-project-train."""
     run_training(cfg)
 
 
-@hydra_command("ganalyze-project", "projection/project")
+@hydra_command("ganalyze-project", "projection/project", "out_dir")
 def main(cfg: DictConfig) -> None:
     """Console script ganalyze-project."""
     run_projection(cfg)
