@@ -170,6 +170,9 @@ def output_file(name: str, value: Any, example: str) -> Path:
 def probe_writable(name: str, folder: Path) -> None:
     """Create ``folder`` if needed and write and remove a temporary file there, so a read-only or missing place
     is refused before any work rather than after it."""
+    blocking = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"{name}: {blocking} is a file, so {folder} cannot be a folder; choose another path.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
