@@ -34,6 +34,7 @@ from scipy import stats
 
 from ganalyze.atomic import atomic_open, write_json, write_text, write_with
 from ganalyze.checkpoint import config_differences
+from ganalyze.output_set import staged_outputs
 from ganalyze.edits import get_edit
 from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.evaluation import change_from_zero, slider_alpha
@@ -285,12 +286,13 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
 def save_bias_results(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, Any],
                       model_sigma: Mapping[str, Any], cfg: Mapping[str, Any], out: Path) -> dict[str, Path]:
     """bias_table.csv (one row per factor × data set), bias_results.json (rows, r, p, config), bias_scatter.png."""
-    paths = {"table": out / "bias_table.csv", "results": out / "bias_results.json", "plot": out / "bias_scatter.png"}
-    with atomic_open(paths["table"], "w") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    write_json(paths["results"], {"rows": list(rows), "correlations": correlations,
-                                  "model_sigma_correlations": model_sigma, "config": cfg})
-    plot_scatter(rows, correlations, model_sigma, paths["plot"])
-    return paths
+    names = {"table": "bias_table.csv", "results": "bias_results.json", "plot": "bias_scatter.png"}
+    with staged_outputs(out) as stage:  # the three files are replaced together or not at all
+        with atomic_open(stage / names["table"], "w") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        write_json(stage / names["results"], {"rows": list(rows), "correlations": correlations,
+                                              "model_sigma_correlations": model_sigma, "config": cfg})
+        plot_scatter(rows, correlations, model_sigma, stage / names["plot"])
+    return {key: out / name for key, name in names.items()}

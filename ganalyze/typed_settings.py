@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tempfile
 import types
 import typing
@@ -21,6 +22,7 @@ from typing import Any, TypeVar, Union
 from ganalyze.errors import ConfigError
 
 T = TypeVar("T")
+MIN_FREE_BYTES = 16 * 1024  # an output folder with less free space is refused before any work (Hydra's records fit)
 
 
 def setting(default: Any = dataclasses.MISSING, *, minimum: float | None = None, maximum: float | None = None,
@@ -168,8 +170,8 @@ def output_file(name: str, value: Any, example: str) -> Path:
 
 
 def probe_writable(name: str, folder: Path) -> None:
-    """Create ``folder`` if needed and write and remove a temporary file there, so a read-only or missing place
-    is refused before any work rather than after it."""
+    """Create ``folder`` if needed, write and remove a temporary file there and look at its free space, so a
+    read-only, missing or full place is refused before any work rather than after it."""
     blocking = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise ConfigError(f"{name}: {blocking} is a file, so {folder} cannot be a folder; choose another path.")
@@ -180,3 +182,7 @@ def probe_writable(name: str, folder: Path) -> None:
     except OSError as err:
         raise ConfigError(f"{name}: cannot write into {folder} ({err.strerror or err}); choose a folder you can "
                           "write to.") from None
+    stats = os.statvfs(folder)
+    if stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES:
+        raise ConfigError(f"{name}: the device holding {folder} is full ({stats.f_bavail * stats.f_frsize} bytes "
+                          "free); free some space or choose another folder.")

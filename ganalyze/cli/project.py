@@ -16,6 +16,7 @@ from ganalyze.atomic import write_json
 from ganalyze.build import build_logger, plain
 from ganalyze.cli.errors import hydra_command
 from ganalyze.errors import ConfigError
+from ganalyze.output_set import staged_outputs
 from ganalyze.memory_budget import check_bytes, check_fits, image_bytes
 from ganalyze.projection.datasets import IMAGE_SUFFIXES, image_files, load_sets, read_image, split_held_out
 from ganalyze.projection.model import ProjectionModel
@@ -104,11 +105,7 @@ def run_projection(cfg: DictConfig) -> Path:
     cfg = OmegaConf.create(node)
     images = load_inputs(cfg, resolution)
     cells = projection_grid(model, images, torch.full((len(images),), source, dtype=torch.long))
-    paths = {
-        "projection": save_grid(cells, [f"input ({cfg.source})"] + model.labels, out / "projection.png"),
-        "samples": save_grid(sample_grid(model, int(cfg.num_samples), int(cfg.seed), float(cfg.temperature)),
-                             model.labels, out / "samples.png"),
-    }
+    samples = sample_grid(model, int(cfg.num_samples), int(cfg.seed), float(cfg.temperature))
     with torch.no_grad():
         posterior = model.log_posterior(cells.flatten(0, 1)).exp().view(*cells.shape[:2], -1)
     report = {
@@ -116,7 +113,11 @@ def run_projection(cfg: DictConfig) -> Path:
         "columns": ["input"] + model.labels,
         "p_dataset_given_image": posterior.tolist(),  # [input][column][data set]
     }
-    write_json(out / "projection.json", report)
+    with staged_outputs(out) as stage:  # the three files are replaced together or not at all
+        save_grid(cells, [f"input ({cfg.source})"] + model.labels, stage / "projection.png")
+        save_grid(samples, model.labels, stage / "samples.png")
+        write_json(stage / "projection.json", report)
+    paths = {"projection": out / "projection.png", "samples": out / "samples.png"}
     logger = build_logger(cfg.logger, out, "projection", plain(cfg), job_type="projection")
     logger.log_images(paths)
     logger.log_table("p_dataset_given_image", ["input", "column"] + model.labels,
