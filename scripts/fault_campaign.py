@@ -95,7 +95,8 @@ def run_case(case: Case, env: dict[str, str], timeout: float, cwd: Path) -> dict
         case.teardown()
     outcome = classify(case, code, output, changed)
     return {"tool": case.tool, "args": case.args, "note": case.note, "outcome": outcome, "exit": code,
-            "seconds": round(time.monotonic() - start, 1), "tail": output.strip().splitlines()[-3:]}
+            "seconds": round(time.monotonic() - start, 1), "tail": output.strip().splitlines()[-3:],
+            "message": next((line for line in output.splitlines() if "error:" in line or "Error" in line), "")}
 
 
 # ---------------------------------------------------------------- fixtures a user would have
@@ -213,7 +214,12 @@ def cases(fx: dict[str, Path], work: Path) -> list[Case]:
     img, run, projected, a_file = fx["images"], fx["run"], fx["projected"], fx["a_file"]
     disk = SmallDisk(work / "disk")
     out = work / "scratch"
-    bad = lambda tool, base, values, keep=None: [Case(tool, [*base, *v.split(" ")], keep=keep) for v in values]  # noqa: E731
+    fresh = iter(range(10**6))  # "{n}" in an argument becomes a new number per case: every run gets its own folder
+
+    def bad(tool: str, base: list[str], values: list[str], keep: Path | None = None) -> list[Case]:
+        return [Case(tool, [a.replace("{n}", str(next(fresh))) for a in [*base, *v.split(" ")]], keep=keep)
+                for v in values]
+
     found: list[Case] = []
     # ganalyze-project: numbers, sizes, paths, images
     found += bad("ganalyze-project", [*PROJECT, f"out_dir={projected}"],
@@ -227,7 +233,7 @@ def cases(fx: dict[str, Path], work: Path) -> list[Case]:
     found += [Case("ganalyze-project", [*PROJECT, f"out_dir={out}/p_{n}", f"inputs={img / n}"], must_fail=False)
               for n in ("rgba.png", "grey16.png", "palette.png", "ok.png")]
     # ganalyze-project-train
-    found += bad("ganalyze-project-train", ["logger=none", f"run_dir={out}/pt"],
+    found += bad("ganalyze-project-train", ["logger=none", f"run_dir={out}/pt{{n}}"],
                  ["autoencoder.train.steps=-1", "flow.train.batch_size=0", "data.held_out=-1", "data.held_out=0",
                   "data.per_set=1000000000", "data.per_set=abc", "autoencoder.train.lr=nan", "flow.train.lr=-1",
                   "data.resolution=30", "flow.model.kernel_size=2", "data.sets=[]", "data.sets=[warm,zebra]",
@@ -235,7 +241,7 @@ def cases(fx: dict[str, Path], work: Path) -> list[Case]:
                   f"data.source={work / 'missing'}", f"data.source={fx['folders']}", "data.source=world data.sets=5"])
     found += bad("ganalyze-project-train", ["logger=none"], [f"run_dir={a_file}", "run_dir="])
     # ganalyze-quality
-    found += bad("ganalyze-quality", ["--out-dir", str(out / "q")],
+    found += bad("ganalyze-quality", ["--out-dir", f"{out}/q{{n}}"],
                  ["--threads=0", "--threads=-1", "--num-samples=0", "--num-samples=-5", "--num-samples=1000000000",
                   "--num-samples=abc", "--seed=-1", "--variant=zebra", f"--generator-dir={a_file}",
                   f"--generator-dir={fx['bad_generator']}", f"--classifier-dir={fx['bad_generator']}"])
@@ -247,7 +253,7 @@ def cases(fx: dict[str, Path], work: Path) -> list[Case]:
     found += bad("ganalyze-bench", ["--worlds", "tiny", "--devices", "cpu", "--steps", "1"],
                  [f"--out={work}", "--out=", f"--out={a_file}/x.json"])
     # ganalyze-steer-bias
-    found += bad("ganalyze-steer-bias", [f"out_dir={out}/sb"],
+    found += bad("ganalyze-steer-bias", [f"out_dir={out}/sb{{n}}"],
                  ["generator.steps=-1", "generator.steps=0", "generator.batch_size=0", "generator.resolution=12",
                   "generator.fit_samples=1000000000", "walk.steps=0", "walk.lr=nan", "walk.lr=-1", "walk.transformer=x",
                   "eval.num_seeds=abc", "eval.num_seeds=1000000000000", "eval.batch_size=0", "threads=0", "seed=1.5",
@@ -260,7 +266,7 @@ def cases(fx: dict[str, Path], work: Path) -> list[Case]:
                   "eval.alpha_scale=nan", "threads=0"], keep=run / "eval")
     found += bad("ganalyze-factors", ["logger=none"], [f"run_dir={a_file}", "run_dir=", f"run_dir={fx['bad_run']}"])
     # ganalyze-train and ganalyze-eval (owned by the API work; here so one campaign covers every tool)
-    found += bad("ganalyze-train", [*TINY_TRAIN, f"run_dir={out}/t"],
+    found += bad("ganalyze-train", [*TINY_TRAIN, f"run_dir={out}/t{{n}}"],
                  ["train.steps=nan", "train.steps=inf", "train.batch_size=nan", "train.batch_size=1000000000",
                   "train.lr=1e30", "train.alpha_range=[-1e30,1e30]", "seed=1.5", "eval.grid_seeds=-1", "train=5",
                   "eval=null", "generator.architecture.z_dim=-1", "transformer=nonlinear transformer.steps=0"])
@@ -305,11 +311,17 @@ def main(argv: list[str] | None = None) -> int:
     counts: dict[str, int] = {}
     for record in records:
         counts[record["outcome"]] = counts.get(record["outcome"], 0) + 1
-    write_json(args.work / "campaign.json", {"counts": counts, "cases": records})
+    by_tool: dict[str, dict[str, int]] = {}
+    for record in records:
+        tool = by_tool.setdefault(record["tool"], {})
+        tool[record["outcome"]] = tool.get(record["outcome"], 0) + 1
+    write_json(args.work / "campaign.json", {"counts": counts, "by_tool": by_tool, "cases": records})
     print(json.dumps(counts))
+    print(json.dumps(by_tool, indent=1))
     for record in records:
         if record["outcome"] not in ("clean", "ok", "skipped"):
-            print(f"  {record['outcome']}: {record['tool']} {' '.join(record['args'][-2:])}  -> {record.get('tail')}")
+            print(f"  {record['outcome']}: {record['tool']} {' '.join(record['args'][-2:])}  -> "
+                  f"{record.get('message') or record.get('tail')}")
     return 0
 
 
