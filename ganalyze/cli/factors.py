@@ -9,6 +9,7 @@ and metrics.json / rows.csv with every measurement per seed and α; the table is
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -19,6 +20,7 @@ from ganalyze.cli.errors import reports_errors
 from ganalyze.cli.evaluate import run_dir_command
 from ganalyze.cli.train import TRANSFORMER_DIR
 from ganalyze.evaluation import evaluate, save_evaluation
+from ganalyze.errors import ConfigError
 from ganalyze.factor_analysis import COLUMNS, factor_table, factor_tools, plot_factors, save_factor_table
 from ganalyze.generators.base import Generator
 from ganalyze.memory_budget import check_bytes, check_fits
@@ -74,7 +76,11 @@ def run_factor_analysis(cfg: DictConfig) -> Path:
 @reports_errors("ganalyze-factors")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-factors."""
-    run_dir_command(run_factor_analysis, __doc__, argv)
+    args = sys.argv[1:] if argv is None else argv
+    if any(a.partition("=")[0] == "run_dir" and not a.partition("=")[2].strip() for a in args):
+        raise ConfigError("run_dir is empty; give the run folder ganalyze-train printed, e.g. "
+                          "run_dir=runs/brightness/2026-01-01_12-00-00.")
+    run_dir_command(run_factor_analysis, __doc__, args)
 
 
 if __name__ == "__main__":
