@@ -31,5 +31,7 @@ def staged_outputs(folder: str | os.PathLike) -> Iterator[Path]:
         yield stage
         for item in sorted(stage.iterdir()):
             os.replace(item, folder / item.name)
+    except OutputError as err:  # name the result's own path, not the hidden staging one
+        raise OutputError(str(err).replace(str(stage) + os.sep, str(folder) + os.sep)) from err
     finally:
         shutil.rmtree(stage, ignore_errors=True)
