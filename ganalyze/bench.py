@@ -43,10 +43,16 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from assessors.registry import create_assessor
-from ganalyze.errors import ConfigError
+from ganalyze.atomic import write_json, write_text
+from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.fast_path import PLAIN, FastPath, compute_dtype, prepare_frozen
+from ganalyze.memory_budget import check_bytes, check_fits
+from ganalyze.typed_settings import output_file
 
 REFERENCE_BATCH = 4
+MAX_THREADS = 1024
+STEP_COPIES = 4  # a step holds at least the batch's images, their gradients and two activations as large
 FAST_PATH_NOTE = (f"the default fast path {asdict(FastPath())}: each latent's target is computed once for "
                   f"{FastPath().alphas_per_latent} step sizes, so a batch of b samples holds b/{FastPath().alphas_per_latent} "
                   "latents; precision auto is bf16 only where the hardware runs it natively and faster "
@@ -54,14 +60,15 @@ FAST_PATH_NOTE = (f"the default fast path {asdict(FastPath())}: each latent's ta
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # see the module doc, "Peak memory"
 ALPHA_RANGE = (-0.5, 0.5)  # the reference's default training range
 WORLDS: dict[str, dict[str, Any]] = {
-    # generator config file (conf/generator), its overrides, assessor name, its options, default candidate batches
+    # generator config file (conf/generator), its overrides, assessor name, its options, default candidate batches,
+    # the generator's image side (for the memory estimate of a batch)
     "biggan": {"generator": "biggan_deep_128", "generator_options": {"pretrained": False},
-               "assessor": "memnet", "assessor_options": {"pretrained": False}, "batches": [4, 8, 16]},
+               "assessor": "memnet", "assessor_options": {"pretrained": False}, "batches": [4, 8, 16], "resolution": 128},
     "shapes": {"generator": "shapes", "generator_options": {},
-               "assessor": "shapes_size", "assessor_options": {}, "batches": [4, 16, 64, 256]},
+               "assessor": "shapes_size", "assessor_options": {}, "batches": [4, 16, 64, 256], "resolution": 32},
     # A miniature for tests of the harness itself: a 32 px random BigGAN and the brightness assessor.
     "tiny": {"generator": "tiny_biggan", "generator_options": {},
-             "assessor": "brightness", "assessor_options": {}, "batches": [4, 8]},
+             "assessor": "brightness", "assessor_options": {}, "batches": [4, 8], "resolution": 32},
 }
 
 
@@ -439,13 +446,23 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
             raise ConfigError(f"--devices={args.devices!r}: {d!r} is not cpu, cuda or cuda:N.")
         if d.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"--devices={args.devices!r}: no CUDA device is available here; use --devices cpu.")
-    if args.steps <= 0 or args.threads <= 0:
-        raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive.")
-    return [{"world": w, "device": d,
+    if args.steps <= 0 or not 0 < args.threads <= MAX_THREADS:
+        raise ConfigError(f"--steps={args.steps} and --threads={args.threads} must be positive (threads at most "
+                          f"{MAX_THREADS}); e.g. --steps 3 --threads 1.")
+    if args.matmul_size is not None and args.matmul_size <= 0:
+        raise ConfigError(f"--matmul-size={args.matmul_size} must be positive; e.g. --matmul-size 2048.")
+    jobs = [{"world": w, "device": d,
              "batches": _int_list(args.batches, "--batches") if args.batches else WORLDS[w]["batches"],
              "steps": args.steps, "ablation": args.ablation, "settings": [fast_settings(v) for v in args.variant],
              "matmul_size": args.matmul_size or (8192 if d.startswith("cuda") else 2048)}
             for w in worlds for d in devices]
+    for job in jobs:
+        check_fits(max(job["batches"]), WORLDS[job["world"]]["resolution"], f"--batches {max(job['batches'])} "
+                   f"({job['world']} on {job['device']})", factor=STEP_COPIES, device=job["device"],
+                   hint="time smaller batches, e.g. --batches 4,8,16.")
+        check_bytes(3 * job["matmul_size"] ** 2 * 4, f"--matmul-size={job['matmul_size']}",
+                    "lower it, e.g. --matmul-size 2048.", device=job["device"])
+    return jobs
 
 
 def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
@@ -455,24 +472,27 @@ def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "ganalyze.bench", "--threads", str(threads), "--worker",
                json.dumps({**job, "out": str(out)})]
-        subprocess.run(cmd, env=env, check=True)
+        done = subprocess.run(cmd, env=env)
+        if done.returncode != 0:
+            raise GanalyzeError(f"the benchmark of {job['world']} on {job['device']} failed (worker exit "
+                                f"{done.returncode}); its output is above. Nothing was written to the report.")
         return json.loads(out.read_text())
 
 
+@reports_errors("ganalyze-bench")
 def main(argv: list[str] | None = None) -> int:
+    """Time the jobs the command line asks for and write the JSON report (checked before any timing)."""
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
     if args.worker is not None:
+        torch.set_num_threads(args.threads)
         job = json.loads(args.worker)
         measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"],
                              job["ablation"], job["settings"])
-        Path(job["out"]).write_text(json.dumps(measured))
+        write_text(job["out"], json.dumps(measured))
         return 0
-    try:
-        jobs = plan(args)
-    except ConfigError as err:
-        print(f"ganalyze-bench: {err}", file=sys.stderr)
-        return 2
+    jobs = plan(args)
+    output_file("--out", args.out, "bench.json")
+    torch.set_num_threads(args.threads)
     report: dict[str, Any] = {"machine": "; ".join(sorted({machine_description(j["device"]) for j in jobs})),
                               "torch": torch.__version__, "threads": args.threads, "steps": args.steps,
                               "load_average_start": os.getloadavg(), "results": [], "matmul_flops_per_s": {},
@@ -487,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     report["load_average_end"] = os.getloadavg()
     add_ratios(report["results"])
     report["markdown"] = markdown_table(report)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(report["markdown"])
     print(f"\nJSON report: {args.out}")
     return 0

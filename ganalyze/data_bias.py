@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 import os
 import subprocess
 import sys
@@ -32,7 +33,9 @@ import numpy as np
 import torch
 from scipy import stats
 
+from ganalyze.atomic import atomic_open, write_json, write_text, write_with
 from ganalyze.checkpoint import config_differences
+from ganalyze.output_set import staged_outputs
 from ganalyze.edits import get_edit
 from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.evaluation import change_from_zero, slider_alpha
@@ -99,8 +102,7 @@ def claim_folder(folder: Path, settings: dict[str, Any]) -> None:
             raise ConfigError(f"{folder} was made with other settings ({'; '.join(diffs)}); choose another out_dir "
                               "or delete that folder to retrain it.")
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    write_text(record, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def dataset_classes(index: int) -> list[int]:
@@ -258,7 +260,6 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
              "±α*) against the data's σ. Bottom: the generator's own σ against the data's.")
     fig.suptitle(textwrap.fill(title, width=int(12 * 3.8 * len(factors))), fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    from ganalyze.atomic import write_with
 
     write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
     plt.close(fig)
@@ -304,14 +305,13 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
 def save_bias_results(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, Any],
                       model_sigma: Mapping[str, Any], cfg: Mapping[str, Any], out: Path) -> dict[str, Path]:
     """bias_table.csv (one row per factor × data set), bias_results.json (rows, r, p, config), bias_scatter.png."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"table": out / "bias_table.csv", "results": out / "bias_results.json", "plot": out / "bias_scatter.png"}
-    with open(paths["table"], "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    paths["results"].write_text(json.dumps({"rows": list(rows), "correlations": correlations,
-                                            "model_sigma_correlations": model_sigma, "config": cfg},
-                                           indent=2, default=str) + "\n")
-    plot_scatter(rows, correlations, model_sigma, paths["plot"])
-    return paths
+    names = {"table": "bias_table.csv", "results": "bias_results.json", "plot": "bias_scatter.png"}
+    with staged_outputs(out) as stage:  # the three files are replaced together or not at all
+        with atomic_open(stage / names["table"], "w") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        write_json(stage / names["results"], {"rows": list(rows), "correlations": correlations,
+                                              "model_sigma_correlations": model_sigma, "config": cfg})
+        plot_scatter(rows, correlations, model_sigma, stage / names["plot"])
+    return {key: out / name for key, name in names.items()}

@@ -1,7 +1,7 @@
 """Experiment loggers behind one small interface; the only module of the package that imports wandb.
 
 WandbLogger runs online when an API key is configured (WANDB_API_KEY or a netrc login) and offline
-otherwise, with a short init timeout: without network it warns and falls back to offline (then to
+otherwise, with a short init timeout: without network it says so in one line and falls back to offline (then to
 logging nothing), so a run never hangs or fails for lack of network. NullLogger logs nothing.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,15 +82,21 @@ class WandbLogger(NullLogger):
         self.run = self._start(options, mode, init_timeout)
 
     def _start(self, options: dict[str, Any], mode: str, init_timeout: float) -> Any:
-        """wandb.init in ``mode``; on failure warn and retry offline, then give up on logging (None)."""
+        """wandb.init in ``mode``, else offline, else no logging (None); one line on stderr at most, saying which."""
+        failures = []
         for attempt in dict.fromkeys([mode, "offline"]):
             try:
                 settings = self._wandb.Settings(init_timeout=init_timeout, silent=True)
-                return self._wandb.init(mode=attempt, settings=settings, **options)
+                run = self._wandb.init(mode=attempt, settings=settings, **options)
             except Exception as err:  # wandb raises CommError, UsageError, timeouts...
-                warnings.warn(f"wandb could not start in {attempt} mode ({str(err).splitlines()[0]}); "
-                              f"{'trying offline' if attempt != 'offline' else 'logging to wandb is off for this run'}.",
-                              stacklevel=3)
+                failures.append(f"could not start in {attempt} mode ({str(err).strip().splitlines()[0][:200]})")
+                continue
+            if failures:
+                print(f"ganalyze: wandb {failures[0]}; logging offline into {options['dir']} instead (upload "
+                      "later with `wandb sync`).", file=sys.stderr)
+            return run
+        print(f"ganalyze: wandb {'; '.join(failures)}; logging to wandb is off for this run (the local files are "
+              "complete).", file=sys.stderr)
         return None
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:

@@ -17,7 +17,6 @@ side, where the median of achieved / requested falls below 0.5.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from assessors.saliency import foreground_mask
+from ganalyze.atomic import atomic_open, write_json, write_with
 from ganalyze.edits import Edit, get_edit, rotate
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import EvalSettings, alpha_grid, slider_alpha
@@ -306,14 +306,13 @@ def save_steerability(result: SteerabilityResult, folder: str | os.PathLike, cla
     """Write rows (CSV), summary (JSON), achieved-vs-requested curves and image grids (PNG) into ``folder``;
     ``class_names`` label the grids' rows and ``generator`` names the generator in the figure titles."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = {"table": folder / "steerability.csv", "summary": folder / "steerability.json",
              "curves": folder / "steerability_curves.png"}
-    with open(paths["table"], "w", newline="") as f:
+    with atomic_open(paths["table"], "w") as f:
         writer = csv.DictWriter(f, fieldnames=list(result.rows[0]))
         writer.writeheader()
         writer.writerows(result.rows)
-    paths["summary"].write_text(json.dumps(result.summary, indent=2, allow_nan=True) + "\n")
+    write_json(paths["summary"], result.summary)
     plot_curves(result.rows, result.summary, paths["curves"], generator=generator)
     for slider, frames in result.grids.items():
         paths[f"grid_{slider}"] = plot_grid(frames, result.summary["alphas"], folder / f"steerability_grid_{slider}.png",
@@ -335,7 +334,6 @@ def plot_curves(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganalyze.atomic import write_with
 
     sliders = list(summary["sliders"])
     fig, axes = plt.subplots(1, len(sliders), figsize=(4.4 * len(sliders), 4.2), squeeze=False)
@@ -394,7 +392,6 @@ def plot_grid(frames: torch.Tensor, alphas: Sequence[float], path: Path, title: 
               trained_range: tuple[float, float] | None = None, unit: str | None = None) -> Path:
     """Rows = seeds, columns = α from less to more, labelled with α; each image carries the ``achieved``
     amount of the edit (the objective's own quantity, measured from pixels) and the trained columns are framed."""
-    from ganalyze.atomic import write_with
     from ganalyze.visuals import image_grid
 
     labels = list(row_labels) if row_labels is not None else [f"#{i}" for i in range(len(frames))]

@@ -13,6 +13,14 @@ from ganalyze.bench import fast_settings, main, variants_for
 from ganalyze.reference_step import ten_crop_loop
 
 
+def exit_code(argv: list[str]) -> int:
+    """The exit status ganalyze-bench ends with for ``argv`` (a refused command raises SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
 def test_bench_on_the_tiny_world_writes_a_complete_report(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["--worlds", "tiny", "--devices", "cpu", "--batches", "8", "--steps", "1",
@@ -32,7 +40,7 @@ def test_bench_on_the_tiny_world_writes_a_complete_report(tmp_path, capsys):
 
 
 def test_bench_rejects_unknown_worlds(tmp_path, capsys):
-    assert main(["--worlds", "nope", "--out", str(tmp_path / "b.json")]) == 2
+    assert exit_code(["--worlds", "nope", "--out", str(tmp_path / "b.json")]) == 2
     assert "nope" in capsys.readouterr().err
 
 
@@ -51,7 +59,7 @@ def test_reference_ten_crop_loop_holds_the_same_corners_as_the_batched_crop():
 
 @pytest.mark.parametrize("bad", ["0", "x", "4,-8"])
 def test_bench_rejects_bad_batches(tmp_path, capsys, bad):
-    assert main(["--worlds", "tiny", "--batches", bad, "--out", str(tmp_path / "b.json")]) == 2
+    assert exit_code(["--worlds", "tiny", "--batches", bad, "--out", str(tmp_path / "b.json")]) == 2
     assert "--batches" in capsys.readouterr().err
 
 
@@ -70,5 +78,5 @@ def test_variant_settings_are_typed_like_the_fast_path():
 
 @pytest.mark.parametrize("bad", ["compile=yes", "speed=2", "memory_budget=0", "memory_budget=x", "", "compile"])
 def test_bench_rejects_bad_variants(tmp_path, capsys, bad):
-    assert main(["--worlds", "tiny", "--variant", bad, "--out", str(tmp_path / "b.json")]) == 2
+    assert exit_code(["--worlds", "tiny", "--variant", bad, "--out", str(tmp_path / "b.json")]) == 2
     assert "--variant" in capsys.readouterr().err

@@ -72,5 +72,7 @@ def test_reduced_report_of_the_shipped_generator_writes_json_and_grid(tmp_path: 
 
 
 def test_report_command_fails_cleanly_without_a_generator(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert quality_main(["--num-samples", "60", "--generator-dir", str(tmp_path / "none")]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        quality_main(["--num-samples", "60", "--generator-dir", str(tmp_path / "none")])
+    assert exit_.value.code == 2
     assert "not a folder" in capsys.readouterr().err

@@ -9,6 +9,7 @@ and metrics.json / rows.csv with every measurement per seed and α; the table is
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -19,17 +20,35 @@ from ganalyze.cli.errors import reports_errors
 from ganalyze.cli.evaluate import run_dir_command
 from ganalyze.cli.train import TRANSFORMER_DIR
 from ganalyze.evaluation import evaluate, save_evaluation
+from ganalyze.errors import ConfigError
 from ganalyze.factor_analysis import COLUMNS, factor_table, factor_tools, plot_factors, save_factor_table
+from ganalyze.generators.base import Generator
+from ganalyze.memory_budget import check_bytes, check_fits
 from ganalyze.transformers import load_transformer
+from ganalyze.typed_settings import convert, output_folder
 
 FACTORS_DIR = "factors"
+ROW_BYTES = 2 * 32 * 8  # per seed and α: two directions × about 32 measured numbers, 8 bytes each
+
+
+def check_sizes(node: DictConfig, generator: Generator) -> None:
+    """Refuse eval.* sizes whose latents, measurements or batch of images cannot fit in memory, before any sweep."""
+    seeds, alphas, batch = (convert(int, node[k], f"eval.{k}", f"eval.{k}={default}")
+                            for k, default in (("num_seeds", 200), ("num_alphas", 9), ("batch_size", 250)))
+    convert(float, node["alpha_scale"], "eval.alpha_scale", "eval.alpha_scale=2")
+    if min(seeds, alphas, batch) >= 1:
+        check_bytes(seeds * (generator.dim_z * 4 + alphas * ROW_BYTES), f"eval.num_seeds={seeds} x eval.num_alphas={alphas}",
+                    "lower them, e.g. eval.num_seeds=200 eval.num_alphas=9.")
+        check_fits(batch, generator.resolution, f"eval.batch_size={batch}", hint="lower it, e.g. eval.batch_size=250.")
 
 
 def run_factor_analysis(cfg: DictConfig) -> Path:
     """Rebuild the run's generator, assessor and direction, sweep them measuring every factor, save and log."""
     device = setup_torch(cfg)
     run_dir = Path(cfg.run_dir)
+    output_folder("the factors folder", run_dir / FACTORS_DIR)
     generator = build_generator(cfg.generator).to(device)
+    check_sizes(cfg.eval, generator)
     assessor = build_assessor(cfg.assessor).to(device)
     transformer = load_transformer(run_dir / TRANSFORMER_DIR).to(device)
     settings = eval_settings(cfg.eval, generator)
@@ -57,7 +76,11 @@ def run_factor_analysis(cfg: DictConfig) -> Path:
 @reports_errors("ganalyze-factors")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-factors."""
-    run_dir_command(run_factor_analysis, __doc__, argv)
+    args = sys.argv[1:] if argv is None else argv
+    if any(a.partition("=")[0] == "run_dir" and not a.partition("=")[2].strip() for a in args):
+        raise ConfigError("run_dir is empty; give the run folder ganalyze-train printed, e.g. "
+                          "run_dir=runs/brightness/2026-01-01_12-00-00.")
+    run_dir_command(run_factor_analysis, __doc__, args)
 
 
 if __name__ == "__main__":

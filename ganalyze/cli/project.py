@@ -8,24 +8,36 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-import hydra
-import torch
-from omegaconf import DictConfig
 
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ganalyze.atomic import write_json
 from ganalyze.build import build_logger, plain
-from ganalyze.cli.errors import reports_errors
+from ganalyze.cli.errors import hydra_command
 from ganalyze.errors import ConfigError
+from ganalyze.output_set import staged_outputs
+from ganalyze.memory_budget import check_bytes, check_fits, image_bytes
 from ganalyze.projection.datasets import IMAGE_SUFFIXES, image_files, load_sets, read_image, split_held_out
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, sample_grid, save_grid
+from ganalyze.projection.settings import ProjectSettings, ProjectTrainSettings
 from ganalyze.projection.train import train_projection
+from ganalyze.typed_settings import from_config, output_folder
 from ganalyze.world import list_variants, load_variant
+
+RENDER_COPIES = 3  # a world variant renders a set as floats (plus masks) before it is kept as uint8
 
 
 def run_training(cfg: DictConfig) -> Path:
     """Train both models into cfg.run_dir (resuming when asked) and write the sample grid; returns run_dir."""
-    torch.set_num_threads(int(cfg.threads))
-    run = Path(cfg.run_dir)
+    settings = from_config(ProjectTrainSettings, cfg)
+    run = output_folder("run_dir", settings.run_dir)
+    check_training_fits(settings)
+    if settings.data.source == "world":
+        for name in settings.data.sets or []:
+            load_variant(name)  # an unknown name fails here, before any rendering
+    torch.set_num_threads(settings.threads)
     if (run / "checkpoints").is_dir() and not cfg.resume:
         raise ConfigError(f"run_dir {str(run)!r} already holds checkpoints; pass resume=true to continue that run "
                           "or choose a new run_dir.")
@@ -44,6 +56,17 @@ def run_training(cfg: DictConfig) -> Path:
     return run
 
 
+def check_training_fits(settings: ProjectTrainSettings) -> None:
+    """Refuse data sizes whose images cannot be held in memory (all kept as uint8, each set rendered as floats)."""
+    data = settings.data
+    per_set = data.per_set + data.held_out
+    sets = len(data.sets) if data.sets else 1
+    needed = image_bytes(sets * per_set, data.resolution, bytes_per_value=1) + \
+        image_bytes(per_set, data.resolution) * RENDER_COPIES
+    check_bytes(needed, f"data.per_set={data.per_set} + data.held_out={data.held_out} images x {sets} data sets at "
+                f"{data.resolution}x{data.resolution}", "lower data.per_set (e.g. data.per_set=12000).")
+
+
 def load_inputs(cfg: DictConfig, resolution: int) -> torch.Tensor:
     """The images to project: files / a folder named by cfg.inputs, or world images of variant cfg.source."""
     if cfg.inputs is None:
@@ -51,27 +74,38 @@ def load_inputs(cfg: DictConfig, resolution: int) -> torch.Tensor:
             raise ConfigError(f"inputs=null draws world images of data set `source`, but {cfg.source!r} is not a "
                               f"world variant ({', '.join(list_variants())}); pass inputs=<image files or folder>.")
         return load_variant(cfg.source).sample(int(cfg.num_inputs), seed=int(cfg.seed), resolution=resolution)[0]
-    paths = [Path(p) for p in ([cfg.inputs] if isinstance(cfg.inputs, str) else cfg.inputs)]
+    if not cfg.inputs or any(not str(p).strip() for p in cfg.inputs):
+        raise ConfigError(f"inputs={list(cfg.inputs)} holds an empty path; give image files or folders, "
+                          "e.g. inputs=[photos/a.png,photos/b.png].")
+    paths = [Path(p) for p in cfg.inputs]
     files = [f for p in paths for f in (image_files(p) if p.is_dir() else [p])]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing or not files:
-        raise ConfigError(f"inputs: no image files ({', '.join(IMAGE_SUFFIXES)}) found, or missing: {missing or paths}.")
+    if not files:
+        raise ConfigError(f"inputs={[str(p) for p in paths]}: no image files ({', '.join(IMAGE_SUFFIXES)}) found; "
+                          "give image files or a folder holding some.")
+    check_fits(len(files), resolution, f"inputs ({len(files)} files)", hint="project fewer images at once.")
     return torch.stack([read_image(f, resolution) for f in files]).float() / 255.0
 
 
 def run_projection(cfg: DictConfig) -> Path:
     """Write projection.png, samples.png and projection.json (log p(y | x) of inputs and projections) to out_dir."""
-    torch.set_num_threads(int(cfg.threads))
-    model = ProjectionModel.from_pretrained(cfg.weights)
-    source = model.flow.label_index(str(cfg.source))
-    images = load_inputs(cfg, model.autoencoder.resolution)
-    out = Path(cfg.out_dir)
+    node = plain(cfg)
+    if isinstance(node.get("inputs"), str):
+        node["inputs"] = [node["inputs"]]
+    settings = from_config(ProjectSettings, node)
+    out = output_folder("out_dir", settings.out_dir)
+    torch.set_num_threads(settings.threads)
+    model = ProjectionModel.from_pretrained(settings.weights)
+    source = model.flow.label_index(settings.source)
+    columns, resolution = 1 + len(model.labels), model.autoencoder.resolution
+    if settings.inputs is None:
+        check_fits(settings.num_inputs * columns, resolution, f"num_inputs={settings.num_inputs}",
+                   hint="project fewer images (e.g. num_inputs=8).")
+    check_fits(settings.num_samples * columns, resolution, f"num_samples={settings.num_samples}",
+               hint="draw fewer rows (e.g. num_samples=8).")
+    cfg = OmegaConf.create(node)
+    images = load_inputs(cfg, resolution)
     cells = projection_grid(model, images, torch.full((len(images),), source, dtype=torch.long))
-    paths = {
-        "projection": save_grid(cells, [f"input ({cfg.source})"] + model.labels, out / "projection.png"),
-        "samples": save_grid(sample_grid(model, int(cfg.num_samples), int(cfg.seed), float(cfg.temperature)),
-                             model.labels, out / "samples.png"),
-    }
+    samples = sample_grid(model, int(cfg.num_samples), int(cfg.seed), float(cfg.temperature))
     with torch.no_grad():
         posterior = model.log_posterior(cells.flatten(0, 1)).exp().view(*cells.shape[:2], -1)
     report = {
@@ -79,7 +113,11 @@ def run_projection(cfg: DictConfig) -> Path:
         "columns": ["input"] + model.labels,
         "p_dataset_given_image": posterior.tolist(),  # [input][column][data set]
     }
-    (out / "projection.json").write_text(json.dumps(report, indent=2) + "\n")
+    with staged_outputs(out) as stage:  # the three files are replaced together or not at all
+        save_grid(cells, [f"input ({cfg.source})"] + model.labels, stage / "projection.png")
+        save_grid(samples, model.labels, stage / "samples.png")
+        write_json(stage / "projection.json", report)
+    paths = {"projection": out / "projection.png", "samples": out / "samples.png"}
     logger = build_logger(cfg.logger, out, "projection", plain(cfg), job_type="projection")
     logger.log_images(paths)
     logger.log_table("p_dataset_given_image", ["input", "column"] + model.labels,
@@ -90,15 +128,13 @@ def run_projection(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/train")
-@reports_errors("ganalyze-project-train")
+@hydra_command("ganalyze-project-train", "projection/train", "run_dir")
 def train_main(cfg: DictConfig) -> None:
     """Console script ganalyze-project-train."""
     run_training(cfg)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/project")
-@reports_errors("ganalyze-project")
+@hydra_command("ganalyze-project", "projection/project", "out_dir")
 def main(cfg: DictConfig) -> None:
     """Console script ganalyze-project."""
     run_projection(cfg)

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import torch
 
-from ganalyze.errors import GanalyzeError
+from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import ConfigError
 from ganalyze.generators.shapes import ShapesGenerator
+from ganalyze.memory_budget import check_fits
+from ganalyze.typed_settings import output_folder
+from ganalyze.world import load_variant
 from ganalyze.world.classifier import ShapeClassifier
 from ganalyze.world.quality import flat_metrics, format_report, quality_report
+
+MAX_THREADS = 1024
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,17 +47,32 @@ def log_to_wandb(report: dict, args: argparse.Namespace) -> None:
     logger.finish()
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad numbers, an unusable output folder and an unknown variant before any work."""
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise ConfigError(f"--threads {args.threads} must be between 1 and {MAX_THREADS}; e.g. --threads 1.")
+    if args.seed < 0:
+        raise ConfigError(f"--seed {args.seed} must be >= 0; e.g. --seed 0.")
+    if args.num_samples < 1:
+        raise ConfigError(f"--num-samples {args.num_samples} must be a positive whole number; e.g. --num-samples 3000.")
+    load_variant(args.variant)  # an unknown name fails here, listing the variants
+    output_folder("--out-dir", args.out_dir)
+
+
+@reports_errors("ganalyze-quality")
 def main(argv: list[str] | None = None) -> int:
-    """Run the report; exit 2 when the generator or classifier cannot be loaded, 1 on failed bars with --check."""
+    """Run the report; exit 2 on bad input (one paragraph), 1 on failed bars with --check."""
     args = parse_args(argv)
+    check_args(args)
     torch.set_num_threads(args.threads)
-    try:
-        generator = ShapesGenerator.from_pretrained(args.generator_dir)
-        classifier = ShapeClassifier.from_pretrained(args.classifier_dir)
-        report = quality_report(generator, args.num_samples, args.seed, args.variant, classifier, args.out_dir)
-    except (GanalyzeError, ValueError) as err:
-        print(f"ganalyze-quality: error: {err}", file=sys.stderr)
-        return 2
+    generator = ShapesGenerator.from_pretrained(args.generator_dir)
+    if args.num_samples < 3 * generator.num_classes:
+        raise ConfigError(f"--num-samples {args.num_samples} is too few: the report needs at least 3 per class "
+                          f"({3 * generator.num_classes}); e.g. --num-samples 3000.")
+    check_fits(2 * args.num_samples, generator.resolution, f"--num-samples {args.num_samples} (real and generated)",
+               hint="lower it, e.g. --num-samples 3000.")
+    classifier = ShapeClassifier.from_pretrained(args.classifier_dir)
+    report = quality_report(generator, args.num_samples, args.seed, args.variant, classifier, args.out_dir)
     print(format_report(report))
     print(f"saved {args.out_dir}/quality.json and {args.out_dir}/samples.png")
     if args.logger == "wandb":

@@ -10,12 +10,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from ganalyze.errors import ConfigError
+from ganalyze.images import load_image_uint8
 from ganalyze.world import load_variant
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -55,13 +54,8 @@ def world_sets(names: list[str], per_set: int, seed: int, resolution: int = 32) 
 
 
 def read_image(path: Path, resolution: int) -> torch.Tensor:
-    """One image file -> uint8 (3, R, R): RGB, centre-cropped to a square, resized with antialiasing."""
-    with Image.open(path) as img:
-        img = img.convert("RGB")
-        side = min(img.size)
-        left, top = (img.width - side) // 2, (img.height - side) // 2
-        img = img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.BICUBIC)
-        return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
+    """One image file -> uint8 (3, R, R): RGB, centre-cropped to a square, resized; a bad file is a ConfigError."""
+    return load_image_uint8(path, resolution)
 
 
 def image_files(folder: Path) -> list[Path]:

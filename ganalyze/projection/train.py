@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ganalyze.atomic import write_json
 from ganalyze.checkpoint import check_resumable, config_fingerprint, load_checkpoint, save_checkpoint
 from ganalyze.projection.autoencoder import AutoEncoder
 from ganalyze.projection.datasets import LabelledImages
@@ -161,7 +162,7 @@ def train_projection(data: LabelledImages, held_out: LabelledImages, cfg: dict[s
     flow = train_flow(ae, data, cfg["flow"], {**ae_identity, "flow": cfg["flow"]}, run, flow_log)
     model = ProjectionModel(ae, flow).eval()
     metrics = held_out_metrics(model, held_out)
-    (run / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(run / "train_metrics.json", metrics)
     if flow_log is not None:
         flow_log(int(cfg["flow"]["train"]["steps"]), {f"held_out/{k}": v for k, v in metrics.items()})
     return model

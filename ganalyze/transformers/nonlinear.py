@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganalyze.errors import ConfigError
 from ganalyze.transformers.base import Transformer, alpha_matrix, preserve_norm
 from ganalyze.transformers.linear import LinearTransformer
 
@@ -20,8 +21,13 @@ class NonlinearTransformer(Transformer):
     def __init__(self, dim_z: int, alpha_dim: int = 1, hidden: int = 64, steps: int = 5,
                  init_std: float = 0.01):
         super().__init__()
-        if dim_z <= 0 or alpha_dim <= 0 or hidden <= 0 or steps <= 0:
-            raise ValueError(f"dim_z, alpha_dim, hidden and steps must be positive, got {dim_z}, {alpha_dim}, {hidden}, {steps}")
+        for name, value, example in (("dim_z", dim_z, 128), ("alpha_dim", alpha_dim, 1), ("transformer.hidden", hidden, 64),
+                                     ("transformer.steps", steps, 5)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}={value!r} must be a whole number >= 1 for the nonlinear transformer; "
+                                  f"e.g. {name}={example}.")
+        if isinstance(init_std, bool) or not isinstance(init_std, (int, float)) or not 0 <= init_std < 1e3:
+            raise ConfigError(f"transformer.init_std={init_std!r} must be a finite number >= 0; e.g. transformer.init_std=0.01.")
         self.dim_z, self.alpha_dim, self.steps = dim_z, alpha_dim, steps
         self.config = {"dim_z": dim_z, "alpha_dim": alpha_dim, "hidden": hidden, "steps": steps, "init_std": init_std}
         self.net = nn.Sequential(nn.Linear(dim_z, hidden), nn.ReLU(), nn.Linear(hidden, alpha_dim * dim_z))

@@ -8,7 +8,6 @@ cell gets ≥ 50% of its real share of samples.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from ganalyze.atomic import write_with
+from ganalyze.atomic import write_json, write_with
 from ganalyze.generators.base import Generator
+from ganalyze.output_set import staged_outputs
 from ganalyze.world import SHAPE_NAMES, load_variant, measure
 from ganalyze.world.classifier import ShapeClassifier
 
@@ -167,10 +167,9 @@ def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0,
               "bars": {"class_accuracy_min": ACCURACY_BAR, "w1_sigma_max": W1_BAR, "coverage_ratio_min": COVERAGE_BAR},
               **compare_samples(gen_images, gen_classes, real_images, real_factors.class_id.long(), classifier)}
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
-        save_sample_grid(generator, out / "samples.png", seed=seed)
+        with staged_outputs(out_dir) as stage:  # both files are replaced together or not at all
+            write_json(stage / "quality.json", report)
+            save_sample_grid(generator, stage / "samples.png", seed=seed)
     return report
 
 

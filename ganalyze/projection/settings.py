@@ -1,0 +1,127 @@
+"""The settings of ganalyze-project-train and ganalyze-project as typed schemas (conf/projection/*.yaml give the
+defaults): every value checked for type, finiteness and range before any image is read or any model built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ganalyze.errors import ConfigError
+from ganalyze.typed_settings import setting
+
+
+@dataclass
+class DataSettings:
+    """Which images: world variants or a folder of sub-folders, how many, at which resolution."""
+
+    source: str = setting("world", example="world")
+    sets: Optional[list[str]] = setting(None, example="[warm,cool]")
+    per_set: int = setting(12000, minimum=1)
+    held_out: int = setting(500, minimum=1)
+    seed: int = setting(0, minimum=0)
+    resolution: int = setting(32, minimum=4, maximum=1024)
+
+    def __post_init__(self) -> None:
+        if self.sets is not None and (not self.sets or len(set(self.sets)) != len(self.sets)):
+            raise ConfigError(f"data.sets={self.sets} must name at least one data set, each once; "
+                              "e.g. data.sets=[warm,cool].")
+
+
+@dataclass
+class LoopSettings:
+    """One optimisation stage (the loop of ganalyze.projection.train.optimise)."""
+
+    steps: int = setting(3000, minimum=1)
+    batch_size: int = setting(64, minimum=1)
+    lr: float = setting(1e-3, above=0.0, maximum=10.0, example="0.001")
+    clip: float = setting(10.0, above=0.0)
+    seed: int = setting(0, minimum=0)
+    checkpoint_every: int = setting(250, minimum=1)
+
+
+@dataclass
+class AutoencoderLoop(LoopSettings):
+    """The autoencoder's stage: the loop plus the weight of its KL term."""
+
+    kl_weight: float = setting(0.001, minimum=0.0)
+
+
+@dataclass
+class AutoencoderModel:
+    """AutoEncoder's constructor arguments (the resolution comes from data.resolution)."""
+
+    latent_channels: int = setting(1, minimum=1)
+    stages: int = setting(1, minimum=1, maximum=8)
+    width: int = setting(16, minimum=1)
+    global_dim: int = setting(8, minimum=0)
+    decoder_depth: int = setting(1, minimum=1)
+
+
+@dataclass
+class FlowModel:
+    """ConditionalFlow's constructor arguments."""
+
+    blocks: int = setting(6, minimum=1)
+    hidden: int = setting(64, minimum=1)
+    depth: int = setting(2, minimum=1)
+    kernel_size: int = setting(3, minimum=1, example="3")
+    global_blocks: int = setting(6, minimum=1)
+    global_hidden: int = setting(64, minimum=1)
+    context_dim: int = setting(16, minimum=0)
+    embed_dim: int = setting(8, minimum=1)
+    clamp: float = setting(2.0, above=0.0)
+    positional: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"flow.model.kernel_size={self.kernel_size} must be odd (the map keeps its size); "
+                              "e.g. flow.model.kernel_size=3.")
+
+
+@dataclass
+class AutoencoderStage:
+    model: AutoencoderModel = field(default_factory=AutoencoderModel)
+    train: AutoencoderLoop = field(default_factory=AutoencoderLoop)
+
+
+@dataclass
+class FlowStage:
+    model: FlowModel = field(default_factory=FlowModel)
+    train: LoopSettings = field(default_factory=LoopSettings)
+
+
+@dataclass
+class ProjectTrainSettings:
+    """ganalyze-project-train (conf/projection/train.yaml)."""
+
+    data: DataSettings = field(default_factory=DataSettings)
+    autoencoder: AutoencoderStage = field(default_factory=AutoencoderStage)
+    flow: FlowStage = field(default_factory=FlowStage)
+    sample_rows: int = setting(8, minimum=1, maximum=1000)
+    sample_temperature: float = setting(0.8, above=0.0, maximum=100.0)
+    threads: int = setting(1, minimum=1, maximum=1024)
+    resume: bool = False
+    run_dir: str = setting("runs/projection/train")
+    logger: Any = None
+
+    def __post_init__(self) -> None:
+        resolution, stages = self.data.resolution, self.autoencoder.model.stages
+        if resolution % 2**stages or (resolution // 2**stages) % (2 if self.autoencoder.model.latent_channels < 2 else 1):
+            raise ConfigError(f"data.resolution={resolution} must be divisible by 2**autoencoder.model.stages = "
+                              f"{2**stages} (and the code map side even for a one-channel map); e.g. data.resolution=32.")
+
+
+@dataclass
+class ProjectSettings:
+    """ganalyze-project (conf/projection/project.yaml)."""
+
+    weights: Optional[str] = setting(None, example="runs/projection/train/model")
+    inputs: Optional[list[str]] = setting(None, example="[photos/a.png,photos/b.png]")
+    source: str = setting("warm", example="warm")
+    num_inputs: int = setting(8, minimum=1)
+    num_samples: int = setting(8, minimum=1)
+    temperature: float = setting(0.8, above=0.0, maximum=100.0)
+    seed: int = setting(1000000, minimum=0)
+    threads: int = setting(1, minimum=1, maximum=1024)
+    out_dir: str = setting("runs/projection/project")
+    logger: Any = None
