@@ -253,8 +253,6 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=6, loc="lower right")
     kind = f"{walk} walks" if walk else "walks"
-    import textwrap
-
     title = (f"Data bias: one shapes generator conditioned on data sets of different σ (points, named); {kind} per "
              "factor and data set, factors measured from pixels. Top: how far the walk moves the factor (Δμ under "
              "±α*) against the data's σ. Bottom: the generator's own σ against the data's.")

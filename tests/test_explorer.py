@@ -6,7 +6,6 @@ a BigGAN run's 1,000 class names are searchable, beside a run on another generat
 import csv
 import json
 import os
-import time
 from pathlib import Path
 
 import numpy as np

@@ -12,7 +12,6 @@ from scipy.stats import wasserstein_distance
 
 from ganalyze.cli.quality import main as quality_main
 from ganalyze.generators.base import Generator
-from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.classifier import ShapeClassifier
 from ganalyze.world.quality import BARRED_FACTORS, circular_spread, circular_wasserstein, compare_samples, quality_report

@@ -83,7 +83,7 @@ class HueCircleGenerator(torch.nn.Module):
     dim_z, num_classes, resolution = 4, 6, 32
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        n, full = len(z), torch.ones(len(z))
+        full = torch.ones(len(z))
         hue = torch.remainder(torch.rad2deg(torch.atan2(z[:, 1], z[:, 0])), 360.0)
         return render(Factors(class_id=y, size=0.12 * full, x=0.5 * full, y=0.5 * full, hue=hue,
                               obj_brightness=0.95 * full, bg_brightness=0.4 * full, texture=0 * full), 32)

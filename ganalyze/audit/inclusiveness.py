@@ -191,7 +191,7 @@ def class_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown_table(result: dict[str, Any], attributes: Sequence[str] = ("class", "hue", "size")) -> str:
     """The IMLE-GAN layout: per attribute value, data rate, generator rate, precision and recall; then coverage."""
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = [f"| attribute | value | data rate | generated rate | precision | recall |", "|---|---|---|---|---|---|"]
+    lines = ["| attribute | value | data rate | generated rate | precision | recall |", "|---|---|---|---|---|---|"]
     for r in result["attributes"]:
         if r["attribute"] in attributes:
             lines.append(f"| {r['attribute']} | {r['value']} | {r['data_rate']:.3f} | {r['generated_rate']:.3f} | "
