@@ -25,6 +25,7 @@ from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluat
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import resolve_classes
 from ganalyze.logger import NullLogger
+from ganalyze.memory_budget import check_bytes, check_fits, module_bytes
 from ganalyze.runlock import RunLock
 from ganalyze.runlog import RunLog
 from ganalyze.sampling import HELD_OUT_OFFSET, latents_for_seeds
@@ -91,6 +92,22 @@ def build_roles(settings: RunSettings, device: torch.device) -> Roles:
     return Roles(generator, assessor, objective, transformer.to(device))
 
 
+def check_sizes(settings: RunSettings, roles: Roles, device: torch.device, training: bool) -> None:
+    """Refuse, before any work, a training batch or an evaluation that cannot fit in ``device``'s free memory
+    (estimates are lower bounds, so nothing that could run is refused)."""
+    generator, models = roles.generator, module_bytes(roles.generator) + module_bytes(roles.assessor)
+    if training:
+        n = settings.train.batch_size
+        check_fits(n, generator.resolution, f"train.batch_size={n}", factor=4, model_bytes=models, device=device,
+                   hint="lower train.batch_size (the default is 32).")
+    if settings.eval.enabled or not training:
+        n, ev = settings.eval.num_seeds, settings.eval
+        per_seed = generator.dim_z * 4 + ev.num_alphas * (1 + ev.random_directions) * 64  # latents, scores, factors
+        check_bytes(n * per_seed, f"eval.num_seeds={n}", "lower eval.num_seeds (the default is 200).", device)
+        check_fits(min(n, ev.batch_size), generator.resolution, f"eval.batch_size={ev.batch_size}", factor=4,
+                   model_bytes=models, device=device, hint="lower eval.batch_size (the default is 250).")
+
+
 def trained_transformer(folder: Path, roles: Roles) -> Transformer:
     """The run's final transformer, or, for a run still training or killed, the one in its last checkpoint."""
     if (folder / TRANSFORMER_DIR).is_dir() or not (folder / CHECKPOINT_FILE).is_file():
@@ -122,6 +139,7 @@ def train_job(settings: RunSettings, parallel: DataParallel | None = None) -> tu
     folder = Path(parallel.agree(str(settings.run_dir)))
     check_new_folder(folder, settings.resume)
     roles = build_roles(settings, device)
+    check_sizes(settings, roles, device, training=True)
     train_settings = replace(settings.train, classes=class_ids(settings.train.classes, roles.generator))
     eval_for(settings, roles.generator)  # class names of the evaluation are checked before training too
     class_ids(settings.eval.grid_classes, roles.generator)

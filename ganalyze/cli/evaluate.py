@@ -22,7 +22,7 @@ from ganalyze.cli.common import console_log
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import EvalSettings
-from ganalyze.jobs import build_roles, class_ids, eval_for, evaluation_job, setup_torch, trained_transformer
+from ganalyze.jobs import build_roles, check_sizes, class_ids, eval_for, evaluation_job, setup_torch, trained_transformer
 from ganalyze.runlock import RunLock
 from ganalyze.settings import FREE_ON_EVAL, compose_config, parse_overrides, saved_config, to_settings, with_overrides
 
@@ -69,6 +69,7 @@ def run_eval(cfg: DictConfig) -> Path:
     out = new_eval_folder(run_dir, settings.eval.out)
     roles = build_roles(settings, device)
     roles.transformer = trained_transformer(run_dir, roles).to(device)
+    check_sizes(settings, roles, device, training=False)
     class_ids(eval_for(settings, roles.generator).grid_classes, roles.generator)  # class names checked before any write
     with RunLock(run_dir, "ganalyze-eval"):
         logger = build_logger(settings.logger, run_dir, name=f"{run_dir.name}-eval", config=asdict(settings),
