@@ -141,3 +141,14 @@ def test_resuming_under_another_config_is_refused(tmp_path, monkeypatch, capsys)
     assert "cannot resume from" in err and "train.lr: 0.02 -> 0.5" in err and "transformer.preserve_norm: False -> True" in err
     assert torch.equal(torch.load(run_dir / "transformer/model.pt", weights_only=True)["theta"], theta)
     assert "lr: 0.02" in (run_dir / "config.yaml").read_text()  # the run's record is untouched
+
+
+@pytest.mark.parametrize("command, own_key", [("ganalyze-project", "num_samples"), ("ganalyze-project-train", "autoencoder"),
+                                              ("ganalyze-steer-bias", "factors"), ("ganalyze-steer-power", "family"),
+                                              ("ganalyze-audit", "sources")])
+def test_each_hydra_command_helps_with_its_own_settings_only(command, own_key):
+    result = subprocess.run([str(Path(sys.executable).parent / command), "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"\n{own_key}:" in result.stdout and f"    {command}" in result.stdout  # its settings and an example line
+    assert "inverter:" not in result.stdout and "Configuration groups" not in result.stdout  # not the whole package

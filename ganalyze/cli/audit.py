@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from ganalyze.audit.report import run_audit
 from ganalyze.build import build_logger
 from ganalyze.cli.common import check_group_choices, group_options, setup_torch
-from ganalyze.cli.errors import reports_errors
+from ganalyze.cli.errors import hydra_command, reports_errors
 from ganalyze.errors import UnknownNameError
 
 
@@ -32,8 +31,7 @@ def _check_args() -> None:
             raise UnknownNameError(f"unknown audit {value!r}; known audits: {', '.join(group_options('audit'))}.")
 
 
-@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="audit")
-@reports_errors("ganalyze-audit")
+@hydra_command("ganalyze-audit", "audit", "out_dir")
 def _main(cfg: DictConfig) -> None:
     """Run the configured audit; the report folder is ``out_dir``."""
     setup_torch(cfg)

@@ -125,6 +125,17 @@ def reports_errors(prog: str) -> Callable[[F], F]:
     return wrap
 
 
+def own_help(doc: str, config_name: str) -> str:
+    """A command's --help: its docstring (what it does, example lines) and its own settings with their defaults
+    and comments (its packaged config without the hydra block), not every config group of the package."""
+    from importlib.resources import files
+
+    text = files("ganalyze.conf").joinpath(f"{config_name}.yaml").read_text(encoding="utf-8")
+    own = text.split("\nhydra:", 1)[0].rstrip()
+    return (f"{doc.strip()}\n\nSettings (key=value on the command line), with their defaults "
+            f"(conf/{config_name}.yaml):\n\n{own}\n\nHydra's own flags: --hydra-help; tracebacks: --debug.")
+
+
 def hydra_command(prog: str, config_name: str, output_key: str) -> Callable[[Callable[[Any], Any]], Callable[..., Any]]:
     """``hydra.main`` on a packaged config, with the error boundary both inside (the task's errors, before Hydra's
     own handler prints a traceback) and outside (``--debug``, Ctrl-C while Hydra starts). ``output_key`` is the
@@ -146,6 +157,9 @@ def hydra_command(prog: str, config_name: str, output_key: str) -> Callable[[Cal
 
         @functools.wraps(task)
         def run() -> Any:
+            if {"-h", "--help"} & set(sys.argv[1:]):
+                print(own_help(sys.modules[task.__module__].__doc__ or prog, config_name))
+                return None
             check_output(sys.argv[1:])
             return inner()
 

@@ -7,17 +7,15 @@ Rerunning the same command resumes: the generator, every walk and every measurem
 
 from __future__ import annotations
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ganalyze.cli.errors import reports_errors
+from ganalyze.cli.errors import hydra_command
 from ganalyze.errors import ConfigError
 from ganalyze.steer_power import run_power_analysis
 
 
-@hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="steer_power")
-@reports_errors("ganalyze-steer-power")
+@hydra_command("ganalyze-steer-power", "steer_power", "out_dir")
 def main(cfg: DictConfig) -> None:
     """Entry point of ganalyze-steer-power (Hydra: every value can be overridden as key=value)."""
     if int(cfg.threads) < 1:
