@@ -79,7 +79,8 @@ def plot_limits(steer: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
         for limit in (s.get("limit_low"), s.get("limit_high")):
             if limit is not None:
                 ax.axvline(limit, color="tab:red", lw=1, ls="--")
-        ax.set_title(f"{factor} ({s['edit']}): ρ = {s['spearman_rho']:.2f}", fontsize=9)
+        rho = s.get("spearman_rho")  # None where it was NaN (JSON has no NaN): a walk that never changes the factor
+        ax.set_title(f"{factor} ({s['edit']}): ρ = {'n/a' if rho is None else f'{rho:.2f}'}", fontsize=9)
         ax.set(xlabel=f"requested α ({s['unit']})", ylabel=f"achieved, from pixels ({s['unit']})")
     axes[0][0].legend(fontsize=6)
     fig.suptitle("Limits of the shared walks (one per factor, all data sets): achieved against requested "

@@ -111,6 +111,8 @@ def corrupted_weights(tmp_path: Path) -> Path:
     (["eval.grid_classes=[goldfish]"], "unknown class name 'goldfish': this generator's classes have no names; use ids 0-9"),
     (["train.alpha_range=[0.2,0.1]"], "train.alpha_range=[0.2, 0.1] is empty"),
     (["train.batch_size=-1"], "train.batch_size=-1 must be a positive whole number"),
+    (["generator.architecture.z_dim=-1"], "generator.architecture.z_dim=-1 must be a whole number >= 1"),
+    (["train.batch_size=1000000000"], "train.batch_size=1000000000 (1,000,000,000 images of 3x32x32) needs at least"),
     (["train.alpha_range=[a,b]"], "train.alpha_range=['a', 'b'] must be a list of numbers (the default is"),
     (["seed=abc"], "seed='abc' must be a number (the default is seed=0)"),
     (["eval.num_seeds=many"], "eval.num_seeds='many' must be a number"),

@@ -147,6 +147,18 @@ def build_random_biggan(config: BigGANConfig, seed: int, power_iterations: int) 
     return model
 
 
+SIZES = ("output_dim", "z_dim", "class_embed_dim", "channel_width", "num_classes")
+
+
+def check_architecture(architecture: dict[str, Any], name: str) -> None:
+    """Refuse an architecture whose sizes are not whole numbers >= 1 before torch fails on them deep inside."""
+    for key in SIZES:
+        value = architecture.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name}: generator.architecture.{key}={value!r} must be a whole number >= 1 "
+                              f"(e.g. generator.architecture.{key}=16).")
+
+
 class BigGANGenerator(Generator):
     """BigGAN-deep as a frozen Generator: ``forward(z, y)`` takes class ids and returns images in [0, 1].
 
@@ -173,6 +185,7 @@ class BigGANGenerator(Generator):
             self.model = BigGAN(config)
             load_biggan_weights(self.model, folder / WEIGHTS_FILE, name)
         else:
+            check_architecture(architecture, name)
             config = BigGANConfig.from_dict(dict(architecture))
             self.model = build_random_biggan(config, init_seed, power_iterations)
         self.dim_z, self.num_classes, self.resolution = config.z_dim, config.num_classes, config.output_dim
