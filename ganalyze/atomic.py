@@ -20,16 +20,18 @@ from ganalyze.errors import OutputError
 
 
 def describe_os_error(err: OSError, path: str | os.PathLike) -> str:
-    """One sentence on why writing ``path`` failed, with the remedy a user can act on."""
-    if err.errno == errno.ENOSPC:
+    """One sentence on why a file operation on ``path`` failed, with the remedy a user can act on."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return f"no space left on the device holding {path}; free some space or write elsewhere"
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{path} is not writable ({err.strerror}); choose a folder you can write to"
+        return f"{path} cannot be accessed ({err.strerror}); choose a folder you can read and write"
+    if err.errno == errno.ENOENT:
+        return f"{path} does not exist; check the path"
     if err.errno == errno.ENOTDIR:
         return f"a part of {path} is a file, not a folder; choose another path"
     if err.errno == errno.EISDIR:
-        return f"{path} is a folder, not a file; give a file name"
-    return f"{path} could not be written ({err})"
+        return f"{path} is a folder where a file was expected; give a file name"
+    return f"{path} could not be used ({err.strerror or err})"
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ def test_read_only_folder_is_one_clear_error(tmp_path, monkeypatch):
         raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
-    with pytest.raises(OutputError, match="not writable"):
+    with pytest.raises(OutputError, match="cannot be accessed"):
         atomic.write_text(tmp_path / "x.txt", "x")
 
 

@@ -9,13 +9,13 @@ error through with its traceback.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ganalyze.atomic import describe_os_error
 from ganalyze.errors import GanalyzeError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,19 +54,7 @@ def is_out_of_memory(err: BaseException) -> bool:
 
 def describe_os_failure(err: OSError) -> str:
     """One paragraph on a failed file operation, naming the path and what to do."""
-    where = err.filename or "a file"
-    if err.errno == errno.ENOSPC or err.errno == getattr(errno, "EDQUOT", None):
-        return f"no space left on the device holding {where}; free some space or write elsewhere. Files written " \
-               "before are unchanged."
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"{where} cannot be accessed ({err.strerror}); choose a folder you can read and write."
-    if err.errno == errno.ENOENT:
-        return f"{where} does not exist; check the path."
-    if err.errno == errno.ENOTDIR:
-        return f"a part of {where} is a file, not a folder; choose another path."
-    if err.errno == errno.EISDIR:
-        return f"{where} is a folder where a file was expected; give a file name."
-    return f"{where}: {err.strerror or err}."
+    return describe_os_error(err, err.filename or "a file") + "."
 
 
 def describe(err: BaseException) -> tuple[str, int] | None:
