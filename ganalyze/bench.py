@@ -421,19 +421,20 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
 
 
 def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per job and evaluation way: median seconds of each phase, the shares outside training and in the
-    evaluation (by wall and CPU time), and the speed-ups of the evaluation and the job over today's way."""
+    """Per job and evaluation way: median seconds of each phase (the process: also Python's start and imports),
+    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over today's way."""
     rows = []
     for job in dict.fromkeys(m["job"] for m in measured):
         for way in EVALUATIONS:
             runs = [m["seconds"] for m in measured if m["job"] == job and m["evaluation"] == way]
             row: dict[str, Any] = {"job": job, "evaluation": way, "runs": len(runs)}
-            for phase in ("job", "training", "evaluation"):
+            for phase in ("process", "job", "training", "evaluation"):
                 for clock in ("wall", "cpu"):
                     row[f"{phase}_{clock}_s"] = statistics.median(r[phase][clock] for r in runs)
             for clock in ("wall", "cpu"):
                 row[f"outside_training_share_{clock}"] = 1 - row[f"training_{clock}_s"] / row[f"job_{clock}_s"]
                 row[f"evaluation_share_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"job_{clock}_s"]
+                row[f"evaluation_share_of_process_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"process_{clock}_s"]
             rows.append(row)
         before, after = rows[-2], rows[-1]
         for row in (before, after):
@@ -449,17 +450,20 @@ def job_table(report: dict[str, Any]) -> str:
              f"{report['repeats']} run(s) per row (median), alternating; load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report['load_average_end'][0]:.1f} at the end.",
              "",
-             "| job | evaluation | job s | training s | evaluation s | outside training | evaluation share "
-             "| evaluation × today | job × today |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| job | evaluation | process s | job s | training s | evaluation s | outside training (of job) "
+             "| evaluation share (of job) | evaluation share (of process) | evaluation × today | job × today |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["job_rows"]:
         pair = lambda key, f="{:.1f}": f"{f.format(r[key + '_wall_s'])} / {f.format(r[key + '_cpu_s'])}"  # noqa: E731
-        lines.append(f"| {r['job']} | {r['evaluation']} | {pair('job')} | {pair('training')} | {pair('evaluation')} "
+        lines.append(f"| {r['job']} | {r['evaluation']} | {pair('process')} | {pair('job')} | {pair('training')} "
+                     f"| {pair('evaluation')} "
                      f"| {r['outside_training_share_wall']:.0%} / {r['outside_training_share_cpu']:.0%} "
                      f"| {r['evaluation_share_wall']:.0%} / {r['evaluation_share_cpu']:.0%} "
+                     f"| {r['evaluation_share_of_process_wall']:.0%} / {r['evaluation_share_of_process_cpu']:.0%} "
                      f"| {r['evaluation_speedup_wall']:.2f} / {r['evaluation_speedup_cpu']:.2f} "
                      f"| {r['job_speedup_wall']:.2f} / {r['job_speedup_cpu']:.2f} |")
-    lines += ["", "Seconds and ratios as wall clock / process CPU time. today: every image of every direction "
+    lines += ["", "Seconds and ratios as wall clock / CPU time. process: the worker process from start to end "
+                  "(Python's start and imports too); job: from composing the config to the job's end. today: every image of every direction "
                   "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
                   "by every judge that needs it, on networks prepared for the fast path (the default)."]
     return "\n".join(lines)
@@ -480,7 +484,13 @@ def run_jobs(args: argparse.Namespace) -> int:
         for repeat in range(args.repeats):
             for way in EVALUATIONS:
                 print(f"ganalyze-bench: job {job}, evaluation {way}, run {repeat + 1} ...", file=sys.stderr)
-                report["measured"].append(run_job_in_subprocess({"job": job, "evaluation": way}, args.threads))
+                start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+                measured = run_job_in_subprocess({"job": job, "evaluation": way}, args.threads)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                measured["seconds"]["process"] = {
+                    "wall": time.perf_counter() - start,
+                    "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+                report["measured"].append(measured)
     report["load_average_end"] = os.getloadavg()
     report["job_rows"] = job_rows(report["measured"])
     report["markdown"] = job_table(report)

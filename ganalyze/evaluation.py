@@ -303,6 +303,15 @@ def direction_metrics(result: Sweep, alphas: np.ndarray, inside: np.ndarray, y: 
     return metrics
 
 
+def draw_rhos(result: Sweep, alphas: np.ndarray, inside: np.ndarray) -> dict[str, float]:
+    """The Spearman ρ of the score and of each measured factor of a sweep: all that is kept of an extra random
+    draw (the same ρ as direction_metrics gives)."""
+    rhos = {"score": pooled_spearman(alphas, result.scores, inside)}
+    rhos.update({name: pooled_spearman(alphas, values, inside, CIRCULAR_FACTORS.get(name))
+                 for name, values in result.factors.items()})
+    return rhos
+
+
 def inference_ready(module: torch.nn.Module | None, fast: FastPath) -> None:
     """Prepare a frozen network (eval mode, no gradients) in place for the fast path's inference: fixed spectral
     norms, channels_last (never compiled here: the evaluation's batch shapes vary); leave any other as it is."""
@@ -322,8 +331,8 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     moves it slowly still gets a high |ρ| (scripts/random_baseline.py measures why); compare the slopes too.
     ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
 
-    Each image is generated once: the α = 0 images, the same for every linear direction, are shared, and the
-    extra draws skip the shape classifier (their class metrics are not kept). ``fast`` prepares the frozen
+    Each image is generated once: the α = 0 images, the same for every linear direction, are shared; of the
+    extra draws, whose ρ alone is kept, only the α that ρ reads are generated, and the shape classifier skipped. ``fast`` prepares the frozen
     networks in place (see inference_ready) and sets the precision (the run's train.fast; default fp32);
     None is the straightforward evaluation, every image of every direction generated and judged in full on the
     networks as they are: ganalyze-bench --job times it as the baseline.
@@ -344,20 +353,21 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     dtype = compute_dtype(fast.precision, device) if fast is not None else torch.float32
     shared: dict[int, tuple[torch.Tensor, Judged]] | None = {} if fast is not None else None
 
-    def measured(model: Transformer, label: str, classify: bool = True) -> Sweep:
-        return sweep(generator, model, assessor, z, y, alphas, settings, tools, label, classify, shared, dtype)
+    def measured(model: Transformer, label: str, grid: np.ndarray = alphas, classify: bool = True) -> Sweep:
+        return sweep(generator, model, assessor, z, y, grid, settings, tools, label, classify, shared, dtype)
 
     sweeps, metrics = {}, {}
     for direction, model in zip(DIRECTIONS, (transformer.eval(), baselines[0])):
         sweeps[direction] = measured(model, direction)
         metrics[direction] = direction_metrics(sweeps[direction], alphas, inside, y.numpy(), alpha_range, score_range)
-    draws = [metrics["random"]] + [
-        direction_metrics(measured(model, f"random {k + 1}", classify=fast is None),
-                          alphas, inside, y.numpy(), alpha_range, score_range)
+    # Of the extra draws only ρ is kept, which reads the trained range and α = 0: the other α are not generated.
+    read = np.ones_like(inside) if fast is None else inside | (alphas == 0)
+    draws = [{group: values["spearman"] for group, values in metrics["random"].items() if "spearman" in values}] + [
+        draw_rhos(measured(model, f"random {k + 1}", alphas[read], classify=fast is None), alphas[read], inside[read])
         for k, model in enumerate(baselines[1:], start=1)]
     for group, values in metrics["random"].items():
         if "spearman" in values:
-            values["spearman_draws"] = [draw[group]["spearman"] for draw in draws]
+            values["spearman_draws"] = [draw[group] for draw in draws]
             values["abs_spearman_mean"] = float(np.mean(np.abs(values["spearman_draws"])))
     return Evaluation(settings, alpha_range, alphas, seeds, y.numpy(), sweeps, metrics)
 
