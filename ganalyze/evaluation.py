@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 CIRCULAR_FACTORS = {"hue": 360.0}  # changes of these wrap around (degrees)
 DIRECTIONS = ("trained", "random")
-EVAL_FAST = FastPath(precision="fp32")  # evaluate's default: the fast path's layouts, numbers in fp32
+# evaluate's default: fp32 in the networks' own layout, the straightforward evaluation's numbers exactly (a job
+# passes its train.fast: its precision and channels_last, whose rounding moves the metrics slightly)
+EVAL_FAST = FastPath(precision="fp32", channels_last=False)
 
 
 @dataclass
@@ -333,7 +335,7 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
 
     Each image is generated once: the α = 0 images, the same for every linear direction, are shared; of the
     extra draws, whose ρ alone is kept, only the α that ρ reads are generated, and the shape classifier skipped. ``fast`` prepares the frozen
-    networks in place (see inference_ready) and sets the precision (the run's train.fast; default fp32);
+    networks in place (see inference_ready) and sets the precision (a job passes its train.fast);
     None is the straightforward evaluation, every image of every direction generated and judged in full on the
     networks as they are: ganalyze-bench --job times it as the baseline.
     """
