@@ -378,6 +378,134 @@ def markdown_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- the whole job (--job)
+
+JOBS: dict[str, list[str]] = {
+    # ganalyze-train overrides of each job (besides logger=none, run_dir and threads)
+    "main": [],  # the README's main job: the shapes world's size direction, default settings
+    # BigGAN-deep-128 + MemNet with random weights (the published architecture and cost): a short training and an
+    # evaluation of 50 seeds x 9 α x 2 directions (the trained one and one random baseline)
+    "biggan": ["generator=biggan_deep_128", "generator.pretrained=false", "assessor=memnet", "assessor.pretrained=false",
+               "train.steps=2", "train.batch_size=4", "eval.num_seeds=50", "eval.random_directions=1"],
+    # a miniature for tests of the harness: a 32 px random BigGAN and the brightness assessor
+    "tiny": ["generator=tiny_biggan", "assessor=brightness", "train.steps=2", "train.batch_size=4",
+             "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
+}
+EVALUATIONS = ("today", "once")  # the straightforward evaluation (evaluate(fast=None)) and the default
+
+
+def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, float]]:
+    """Run the whole ganalyze-train job ``job`` into ``folder`` with the ``evaluation`` way; return the wall and
+    CPU seconds of the job (from composing its config to its end), of its training and of its evaluation."""
+    from unittest import mock
+
+    from ganalyze import jobs
+    from ganalyze.settings import job_config, to_settings
+
+    device = torch.device("cpu")
+    seconds: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, work: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = _clocks(device)
+            result = work(*args, **kwargs)
+            end = _clocks(device)
+            seconds[name] = {k: end[k] - start[k] for k in end}
+            return result
+        return run
+
+    evaluate = jobs.evaluate
+
+    def today(*args: Any, **kwargs: Any) -> Any:
+        return evaluate(*args, **{**kwargs, "fast": None})
+
+    overrides = JOBS[job] + ["logger=none", f"run_dir={folder}", f"threads={torch.get_num_threads()}"]
+    with mock.patch.object(jobs, "train", timed("training", jobs.train)), \
+            mock.patch.object(jobs, "evaluation_job", timed("evaluation", jobs.evaluation_job)), \
+            mock.patch.object(jobs, "evaluate", today if evaluation == "today" else evaluate):
+        timed("job", lambda: jobs.train_job(to_settings(job_config(overrides))))()
+    return seconds
+
+
+def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per job and evaluation way: median seconds of each phase (the process: also Python's start and imports),
+    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over today's way."""
+    rows = []
+    for job in dict.fromkeys(m["job"] for m in measured):
+        for way in EVALUATIONS:
+            runs = [m["seconds"] for m in measured if m["job"] == job and m["evaluation"] == way]
+            row: dict[str, Any] = {"job": job, "evaluation": way, "runs": len(runs)}
+            for phase in ("process", "job", "training", "evaluation"):
+                for clock in ("wall", "cpu"):
+                    row[f"{phase}_{clock}_s"] = statistics.median(r[phase][clock] for r in runs)
+            for clock in ("wall", "cpu"):
+                row[f"outside_training_share_{clock}"] = 1 - row[f"training_{clock}_s"] / row[f"job_{clock}_s"]
+                row[f"evaluation_share_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"job_{clock}_s"]
+                row[f"evaluation_share_of_process_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"process_{clock}_s"]
+            rows.append(row)
+        before, after = rows[-2], rows[-1]
+        for row in (before, after):
+            for phase in ("job", "evaluation"):
+                for clock in ("wall", "cpu"):
+                    row[f"{phase}_speedup_{clock}"] = before[f"{phase}_{clock}_s"] / row[f"{phase}_{clock}_s"]
+    return rows
+
+
+def job_table(report: dict[str, Any]) -> str:
+    """The --job rows as a markdown table (seconds as wall / CPU)."""
+    lines = [f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
+             f"{report['repeats']} run(s) per row (median), alternating; load average "
+             f"{report['load_average_start'][0]:.1f} at the start, {report['load_average_end'][0]:.1f} at the end.",
+             "",
+             "| job | evaluation | process s | job s | training s | evaluation s | outside training (of job) "
+             "| evaluation share (of job) | evaluation share (of process) | evaluation × today | job × today |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["job_rows"]:
+        pair = lambda key, f="{:.1f}": f"{f.format(r[key + '_wall_s'])} / {f.format(r[key + '_cpu_s'])}"  # noqa: E731
+        lines.append(f"| {r['job']} | {r['evaluation']} | {pair('process')} | {pair('job')} | {pair('training')} "
+                     f"| {pair('evaluation')} "
+                     f"| {r['outside_training_share_wall']:.0%} / {r['outside_training_share_cpu']:.0%} "
+                     f"| {r['evaluation_share_wall']:.0%} / {r['evaluation_share_cpu']:.0%} "
+                     f"| {r['evaluation_share_of_process_wall']:.0%} / {r['evaluation_share_of_process_cpu']:.0%} "
+                     f"| {r['evaluation_speedup_wall']:.2f} / {r['evaluation_speedup_cpu']:.2f} "
+                     f"| {r['job_speedup_wall']:.2f} / {r['job_speedup_cpu']:.2f} |")
+    lines += ["", "Seconds and ratios as wall clock / CPU time. process: the worker process from start to end "
+                  "(Python's start and imports too); job: from composing the config to the job's end. today: every image of every direction "
+                  "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
+                  "by every judge that needs it, on networks prepared for the fast path (the default)."]
+    return "\n".join(lines)
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    """ganalyze-bench --job: each job of --jobs run whole, today's evaluation and ours alternating, one process each."""
+    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
+    unknown = [j for j in jobs if j not in JOBS]
+    if unknown or not jobs or args.repeats <= 0:
+        raise ConfigError(f"--jobs={args.jobs!r} must name jobs from {', '.join(JOBS)} (unknown: {unknown}) and "
+                          f"--repeats={args.repeats} must be positive, e.g. --job --jobs main --repeats 2.")
+    report: dict[str, Any] = {"machine": machine_description("cpu"), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                              "torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
+                              "load_average_start": os.getloadavg(), "measured": []}
+    for job in jobs:
+        for repeat in range(args.repeats):
+            for way in EVALUATIONS:
+                print(f"ganalyze-bench: job {job}, evaluation {way}, run {repeat + 1} ...", file=sys.stderr)
+                start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
+                measured = run_job_in_subprocess({"job": job, "evaluation": way}, args.threads)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                measured["seconds"]["process"] = {
+                    "wall": time.perf_counter() - start,
+                    "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+                report["measured"].append(measured)
+    report["load_average_end"] = os.getloadavg()
+    report["job_rows"] = job_rows(report["measured"])
+    report["markdown"] = job_table(report)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(report["markdown"])
+    print(f"\nJSON report: {args.out}")
+    return 0
+
+
 # ---------------------------------------------------------------- command line
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -394,6 +522,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variant", action="append", default=[], metavar="SETTINGS",
                         help="also time ours with these fast-path settings at each batch, e.g. compile=true or "
                              "compile=true,memory_budget=0.3 (repeatable)")
+    parser.add_argument("--job", action="store_true",
+                        help="time whole ganalyze-train jobs (--jobs), today's evaluation against ours, instead of steps")
+    parser.add_argument("--jobs", default="main,biggan", help=f"with --job: comma-separated, from {', '.join(JOBS)}")
+    parser.add_argument("--repeats", type=int, default=1, help="with --job: runs of each job and evaluation way")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -466,8 +598,10 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
-    """Run one world on one device in a fresh Python process (clean memory baseline, fixed thread count)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **MALLOC_ENV}
+    """Run one world on one device, or one whole job, in a fresh Python process (clean memory baseline, fixed
+    thread count; glibc's mmap threshold fixed for the step's memory measurement only)."""
+    malloc = {} if "job" in job else MALLOC_ENV
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), **malloc}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, "-m", "ganalyze.bench", "--threads", str(threads), "--worker",
@@ -486,12 +620,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         torch.set_num_threads(args.threads)
         job = json.loads(args.worker)
+        if "job" in job:
+            with tempfile.TemporaryDirectory() as folder:
+                seconds = time_job(job["job"], job["evaluation"], Path(folder) / "run")
+            Path(job["out"]).write_text(json.dumps({**job, "seconds": seconds}))
+            return 0
         measured = run_world(job["world"], job["device"], job["batches"], job["steps"], job["matmul_size"],
                              job["ablation"], job["settings"])
         write_text(job["out"], json.dumps(measured))
         return 0
-    jobs = plan(args)
     output_file("--out", args.out, "bench.json")
+    if args.job:
+        return run_jobs(args)
+    jobs = plan(args)
     torch.set_num_threads(args.threads)
     report: dict[str, Any] = {"machine": "; ".join(sorted({machine_description(j["device"]) for j in jobs})),
                               "torch": torch.__version__, "threads": args.threads, "steps": args.steps,

@@ -14,7 +14,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from ganalyze.atomic import write_json, write_text
 from ganalyze.checks import number, whole
 from ganalyze.errors import ConfigError, GanalyzeError
+from ganalyze.fast_path import FastPath, autocast, compute_dtype, prepare_frozen
 from ganalyze.generators.base import Generator
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
 from ganalyze.transformers.base import Transformer
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 CIRCULAR_FACTORS = {"hue": 360.0}  # changes of these wrap around (degrees)
 DIRECTIONS = ("trained", "random")
+# evaluate's default: fp32 in the networks' own layout, the straightforward evaluation's numbers exactly (a job
+# passes its train.fast: its precision and channels_last, whose rounding moves the metrics slightly)
+EVAL_FAST = FastPath(precision="fp32", channels_last=False)
 
 
 @dataclass
@@ -126,28 +130,61 @@ def slider_alpha(value: float, n: int, alpha_dim: int, slider: int, device: torc
     return alpha
 
 
+@dataclass
+class Judged:
+    """What the judges say of one batch of images: the assessor's scores, the world's factors, the shape class."""
+
+    scores: np.ndarray
+    factors: dict[str, np.ndarray]
+    predicted: np.ndarray | None
+
+
+def judge(images: torch.Tensor, assessor: torch.nn.Module, tools: WorldTools | None, classify: bool) -> Judged:
+    """Score a batch with the assessor and, with ``tools``, measure its true factors and (``classify``) its class."""
+    scores = assessor(images).float().cpu().numpy()
+    if tools is None:
+        return Judged(scores, {}, None)
+    factors = {name: values.numpy() for name, values in tools.measure(images.float().cpu()).items()}
+    classifier = tools.classifier if classify else None
+    predicted = None if classifier is None else classifier.to(images.device)(images).argmax(1).cpu().numpy()
+    return Judged(scores, factors, predicted)
+
+
 @torch.no_grad()
 def sweep(generator: Generator, transformer: Transformer, assessor: torch.nn.Module, z: torch.Tensor, y: torch.Tensor,
-          alphas: np.ndarray, settings: EvalSettings, tools: WorldTools | None, label: str) -> Sweep:
-    """Generate and measure every (seed, α) pair in batches, under no_grad."""
+          alphas: np.ndarray, settings: EvalSettings, tools: WorldTools | None, label: str, classify: bool = True,
+          shared: dict[int, tuple[torch.Tensor, Judged]] | None = None, dtype: torch.dtype = torch.float32) -> Sweep:
+    """Generate and measure every (seed, α) pair in batches, under no_grad, in ``dtype`` (bf16: autocast).
+
+    ``shared`` (batch start -> latents, judged) holds the α = 0 batches of earlier sweeps of the same seeds: a
+    batch whose edited latents equal those (T(z, 0) = z for the linear walk) is not generated again.
+    ``classify`` false leaves the shape class unmeasured (predicted is None).
+    """
     device = next(transformer.parameters()).device
     alpha_dim = int(getattr(transformer, "alpha_dim", 1))
     chunks = [(i, min(i + settings.batch_size, len(z))) for i in range(0, len(z), settings.batch_size)]
     scores = np.zeros((len(z), len(alphas)))
     factors: dict[str, np.ndarray] = {}
-    predicted = np.zeros((len(z), len(alphas)), dtype=np.int64) if tools and tools.classifier else None
+    classify = bool(classify and tools and tools.classifier)
+    predicted = np.zeros((len(z), len(alphas)), dtype=np.int64) if classify else None
     bar = tqdm(total=len(alphas) * len(chunks), desc=f"eval {label}", unit="batch", mininterval=0.5)
     for j, value in enumerate(alphas):
         for start, stop in chunks:
             zc, yc = z[start:stop].to(device), y[start:stop].to(device)
-            alpha = slider_alpha(value, len(zc), alpha_dim, settings.slider, zc.device)
-            images = generator(transformer(zc, alpha, yc), yc)
-            scores[start:stop, j] = assessor(images).float().cpu().numpy()
-            if tools is not None:
-                for name, values in tools.measure(images.float().cpu()).items():
-                    factors.setdefault(name, np.zeros((len(z), len(alphas))))[start:stop, j] = values.numpy()
-                if predicted is not None:
-                    predicted[start:stop, j] = tools.classifier.to(images.device)(images).argmax(1).cpu().numpy()
+            latents = transformer(zc, slider_alpha(value, len(zc), alpha_dim, settings.slider, zc.device), yc)
+            reuse = shared.get(start) if shared is not None and value == 0 else None
+            if reuse is not None and torch.equal(reuse[0], latents) and (reuse[1].predicted is not None or not classify):
+                judged = reuse[1]
+            else:
+                with autocast(dtype, latents.device):
+                    judged = judge(generator(latents, yc), assessor, tools, classify)
+                if shared is not None and value == 0:
+                    shared[start] = (latents, judged)
+            scores[start:stop, j] = judged.scores
+            for name, values in judged.factors.items():
+                factors.setdefault(name, np.zeros((len(z), len(alphas))))[start:stop, j] = values
+            if predicted is not None:
+                predicted[start:stop, j] = judged.predicted
             bar.update(1)
     bar.close()
     return Sweep(scores, factors, predicted)
@@ -268,9 +305,25 @@ def direction_metrics(result: Sweep, alphas: np.ndarray, inside: np.ndarray, y: 
     return metrics
 
 
+def draw_rhos(result: Sweep, alphas: np.ndarray, inside: np.ndarray) -> dict[str, float]:
+    """The Spearman ρ of the score and of each measured factor of a sweep: all that is kept of an extra random
+    draw (the same ρ as direction_metrics gives)."""
+    rhos = {"score": pooled_spearman(alphas, result.scores, inside)}
+    rhos.update({name: pooled_spearman(alphas, values, inside, CIRCULAR_FACTORS.get(name))
+                 for name, values in result.factors.items()})
+    return rhos
+
+
+def inference_ready(module: torch.nn.Module | None, fast: FastPath) -> None:
+    """Prepare a frozen network (eval mode, no gradients) in place for the fast path's inference: fixed spectral
+    norms, channels_last (never compiled here: the evaluation's batch shapes vary); leave any other as it is."""
+    if module is not None and not module.training and not any(p.requires_grad for p in module.parameters()):
+        prepare_frozen(module, replace(fast, compile=False))
+
+
 def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
              alpha_range: tuple[float, float], settings: EvalSettings, seed: int = 0,
-             tools: WorldTools | None = None) -> Evaluation:
+             tools: WorldTools | None = None, fast: FastPath | None = EVAL_FAST) -> Evaluation:
     """Sweep the trained direction and random ones of equal norm over held-out seeds and the α grid.
 
     The first random direction is kept whole as "random" (rows, plots); with ``random_directions`` > 1
@@ -279,6 +332,12 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     their size: where a factor responds to z alike across seeds (the shapes world) a random direction that
     moves it slowly still gets a high |ρ| (scripts/random_baseline.py measures why); compare the slopes too.
     ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
+
+    Each image is generated once: the α = 0 images, the same for every linear direction, are shared; of the
+    extra draws, whose ρ alone is kept, only the α that ρ reads are generated, and the shape classifier skipped. ``fast`` prepares the frozen
+    networks in place (see inference_ready) and sets the precision (a job passes its train.fast);
+    None is the straightforward evaluation, every image of every direction generated and judged in full on the
+    networks as they are: ganalyze-bench --job times it as the baseline.
     """
     seeds = held_out_seeds(settings.num_seeds)
     z, y = latents_for_seeds(generator, seeds, settings.classes)
@@ -290,17 +349,27 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     baselines = [transformer.random_like(z.to(device), y.to(device),
                                          torch.Generator().manual_seed(stream_seed(seed, "random_direction", k))).eval()
                  for k in range(settings.random_directions)]
+    if fast is not None:
+        for network in (generator, assessor, tools.classifier if tools else None):
+            inference_ready(network, fast)
+    dtype = compute_dtype(fast.precision, device) if fast is not None else torch.float32
+    shared: dict[int, tuple[torch.Tensor, Judged]] | None = {} if fast is not None else None
+
+    def measured(model: Transformer, label: str, grid: np.ndarray = alphas, classify: bool = True) -> Sweep:
+        return sweep(generator, model, assessor, z, y, grid, settings, tools, label, classify, shared, dtype)
+
     sweeps, metrics = {}, {}
     for direction, model in zip(DIRECTIONS, (transformer.eval(), baselines[0])):
-        sweeps[direction] = sweep(generator, model, assessor, z, y, alphas, settings, tools, direction)
+        sweeps[direction] = measured(model, direction)
         metrics[direction] = direction_metrics(sweeps[direction], alphas, inside, y.numpy(), alpha_range, score_range)
-    draws = [metrics["random"]] + [
-        direction_metrics(sweep(generator, model, assessor, z, y, alphas, settings, tools, f"random {k + 1}"),
-                          alphas, inside, y.numpy(), alpha_range, score_range)
+    # Of the extra draws only ρ is kept, which reads the trained range and α = 0: the other α are not generated.
+    read = np.ones_like(inside) if fast is None else inside | (alphas == 0)
+    draws = [{group: values["spearman"] for group, values in metrics["random"].items() if "spearman" in values}] + [
+        draw_rhos(measured(model, f"random {k + 1}", alphas[read], classify=fast is None), alphas[read], inside[read])
         for k, model in enumerate(baselines[1:], start=1)]
     for group, values in metrics["random"].items():
         if "spearman" in values:
-            values["spearman_draws"] = [draw[group]["spearman"] for draw in draws]
+            values["spearman_draws"] = [draw[group] for draw in draws]
             values["abs_spearman_mean"] = float(np.mean(np.abs(values["spearman_draws"])))
     return Evaluation(settings, alpha_range, alphas, seeds, y.numpy(), sweeps, metrics)
 

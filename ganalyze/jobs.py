@@ -215,7 +215,7 @@ def evaluation_job(settings: RunSettings, roles: Roles, folder: Path, out: Path,
     eval_settings = eval_for(settings, roles.generator)
     grid_classes = class_ids(eval_settings.grid_classes, roles.generator) or []  # checked before anything is written
     evaluation = evaluate(roles.generator, roles.transformer, roles.assessor, settings.train.alpha_range, eval_settings,
-                          seed=settings.seed)
+                          seed=settings.seed, fast=settings.train.fast)
     save_evaluation(evaluation, out)
     pictures: dict[str, Any] = {"eval/changes_vs_alpha": plot_changes(
         evaluation, out / "changes_vs_alpha.png", assessor=assessor_name(settings), generator=generator_name(settings),

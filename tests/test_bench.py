@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from assessors.caffenet import ten_crop
-from ganalyze.bench import fast_settings, main, variants_for
+from ganalyze.bench import EVALUATIONS, fast_settings, main, variants_for
 from ganalyze.reference_step import ten_crop_loop
 
 
@@ -80,3 +80,24 @@ def test_variant_settings_are_typed_like_the_fast_path():
 def test_bench_rejects_bad_variants(tmp_path, capsys, bad):
     assert exit_code(["--worlds", "tiny", "--variant", bad, "--out", str(tmp_path / "b.json")]) == 2
     assert "--variant" in capsys.readouterr().err
+
+
+def test_bench_job_times_the_whole_tiny_job_both_ways_and_reports_shares(tmp_path, capsys):
+    out = tmp_path / "job.json"
+    assert main(["--job", "--jobs", "tiny", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    today, once = report["job_rows"]
+    assert [(r["job"], r["evaluation"], r["runs"]) for r in (today, once)] == [("tiny", w, 1) for w in EVALUATIONS]
+    for row in (today, once):
+        assert 0 < row["training_wall_s"] + row["evaluation_wall_s"] <= row["job_wall_s"] < row["process_wall_s"]
+        assert 0 < row["evaluation_share_cpu"] < row["outside_training_share_cpu"] < 1
+        assert row["evaluation_share_of_process_cpu"] < row["evaluation_share_cpu"]
+    assert today["evaluation_speedup_wall"] == 1.0 and once["evaluation_speedup_wall"] > 0
+    assert report["cpu_capability"] and report["machine"]
+    printed = capsys.readouterr().out
+    assert "| tiny | today |" in printed and "| tiny | once |" in printed
+
+
+def test_bench_job_rejects_unknown_jobs(tmp_path, capsys):
+    assert exit_code(["--job", "--jobs", "nope", "--out", str(tmp_path / "b.json")]) == 2
+    assert "nope" in capsys.readouterr().err

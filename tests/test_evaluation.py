@@ -14,8 +14,9 @@ from omegaconf import OmegaConf
 from assessors import create_assessor
 from ganalyze.build import build_generator
 from ganalyze.errors import ConfigError
-from ganalyze.evaluation import (EvalSettings, alpha_grid, change_metrics, class_metrics, evaluate, save_evaluation,
-                                 score_metrics)
+from ganalyze.evaluation import (DIRECTIONS, EvalSettings, alpha_grid, change_metrics, class_metrics, evaluate,
+                                 save_evaluation, score_metrics, world_tools)
+from ganalyze.fast_path import FastPath
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.transformers import LinearTransformer
 from ganalyze.sampling import latents_for_seeds
@@ -123,3 +124,30 @@ def test_the_shapes_world_adds_true_factors_vs_alpha(tmp_path):
     assert evaluation.sweeps["trained"].factors["size"].shape == (4, 3)
     header = save_evaluation(evaluation, tmp_path)["rows"].read_text().splitlines()[0]
     assert "size_change" in header and "hue_change" in header
+
+
+def test_generating_each_image_once_keeps_the_metrics_of_the_straightforward_evaluation():
+    """α = 0 images are shared across directions, the extra random draws skip the α and the classifier their ρ does
+    not read: fewer images and classifier passes, the very same numbers (fp32 and the usual layout pinned: rank
+    metrics of this random generator's near-flat images move with channels_last's rounding)."""
+    results, calls = {}, {}
+    for way, fast in (("today", None), ("once", FastPath(precision="fp32", channels_last=False))):
+        torch.manual_seed(0)
+        generator = ShapesGenerator().eval().requires_grad_(False)  # random weights: plumbing only
+        transformer = LinearTransformer(generator.dim_z, init_std=1.0).requires_grad_(False)
+        tools = world_tools(generator, True)
+        assert tools.classifier is not None  # shipped with the package
+        counts = calls[way] = {"generator": 0, "classifier": 0}
+        generator.register_forward_hook(lambda *_, c=counts: c.update(generator=c["generator"] + 1))
+        tools.classifier.register_forward_hook(lambda *_, c=counts: c.update(classifier=c["classifier"] + 1))
+        results[way] = evaluate(generator, transformer, create_assessor("brightness"), (-1.0, 1.0),
+                                EvalSettings(num_seeds=5, num_alphas=3, alpha_scale=2.0, random_directions=3),
+                                tools=tools, fast=fast)
+    # α -2, -1, 0, 1, 2 (trained range ±1), one batch each. today: 4 directions x 5 α. once: α = 0 generated once;
+    # the 2 extra draws only at ±1 (their ρ reads the trained range), unclassified: 5 + 4 + 2 x 2 images
+    assert calls == {"today": {"generator": 20, "classifier": 20}, "once": {"generator": 13, "classifier": 9}}
+    today, once = results["today"], results["once"]
+    assert once.metrics == today.metrics and len(once.metrics["random"]["size"]["spearman_draws"]) == 3
+    for direction in DIRECTIONS:
+        np.testing.assert_array_equal(once.sweeps[direction].predicted, today.sweeps[direction].predicted)
+        np.testing.assert_array_equal(once.sweeps[direction].scores, today.sweeps[direction].scores)
