@@ -147,6 +147,9 @@ def test_plugin_configs_use_the_shipped_yaml_or_a_minimal_one(fake_plugins):
 def test_plugin_configs_compose_as_hydra_options(fake_plugins):
     from hydra import compose, initialize_config_dir
 
+    from ganalyze.settings import register_schema
+
+    register_schema()  # what importing ganalyze.conf does; reading the config folder by path does not import it
     assert {"contrast", "bare_contrast"} <= set(register_plugin_configs())
     with initialize_config_dir(str(CONF.parent), version_base=None):
         # Only the assessor group: the other groups of config.yaml belong to the training app's tests.
