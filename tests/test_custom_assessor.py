@@ -4,7 +4,6 @@ temporary folder, no package edit), is found by name and trains with `ganalyze-t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import yaml
 
 import assessors.registry as registry
 from assessors import create_assessor, list_assessors
-from installs import pip_install_into
+from installs import install_example, plugin_on_path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_assessor"
@@ -23,21 +22,15 @@ EXAMPLE = ROOT / "examples" / "custom_assessor"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree).
-    """
-    source, target = tmp_path_factory.mktemp("source") / "custom_assessor", tmp_path_factory.mktemp("site")
-    shutil.copytree(EXAMPLE, source)
-    return pip_install_into(source, target)
+    """The example installed by pip into a fresh folder."""
+    return install_example(tmp_path_factory, EXAMPLE)
 
 
 @pytest.fixture
 def on_path(site, monkeypatch):
     """The installed example on sys.path for one test; forgotten by the registry afterwards."""
-    assert "warmth" not in list_assessors()
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    sys.modules.pop("ganalyze_example_assessor", None)
-    registry._REGISTRY.pop("warmth", None)
+    with plugin_on_path(site, monkeypatch, registry.ASSESSOR_REGISTRY, "warmth", "ganalyze_example_assessor"):
+        yield
 
 
 def test_installed_example_is_found_by_name(on_path):

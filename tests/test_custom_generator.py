@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import ganalyze.generators.registry as registry
 from ganalyze.build import build_generator
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.generators import create_generator, list_generators, register_generator
-from installs import pip_install_into
+from installs import install_example, plugin_on_path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_generator"
@@ -27,20 +26,15 @@ EXAMPLE = ROOT / "examples" / "custom_generator"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree)."""
-    source, target = tmp_path_factory.mktemp("source") / "custom_generator", tmp_path_factory.mktemp("site")
-    shutil.copytree(EXAMPLE, source)
-    return pip_install_into(source, target)
+    """The example installed by pip into a fresh folder."""
+    return install_example(tmp_path_factory, EXAMPLE)
 
 
 @pytest.fixture
 def on_path(site, monkeypatch):
     """The installed example on sys.path for one test; forgotten by the registry afterwards."""
-    assert "colour_field" not in list_generators()
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    sys.modules.pop("ganalyze_example_generator", None)
-    registry._REGISTRY.pop("colour_field", None)
+    with plugin_on_path(site, monkeypatch, registry.GENERATOR_REGISTRY, "colour_field", "ganalyze_example_generator"):
+        yield
 
 
 def test_builtins_are_registered_by_their_config_names():
@@ -67,8 +61,8 @@ def test_a_registered_class_builds_by_name_and_from_a_name_config():
         with pytest.raises(ConfigError, match="lacking.*dim_z"):
             create_generator("not_a_generator")
     finally:
-        registry._REGISTRY.pop("flat_test", None)
-        registry._REGISTRY.pop("not_a_generator", None)
+        registry.GENERATOR_REGISTRY.factories.pop("flat_test", None)
+        registry.GENERATOR_REGISTRY.factories.pop("not_a_generator", None)
 
 
 def test_installed_example_is_found_by_name(on_path):
