@@ -42,9 +42,12 @@ def _checked(model: Any, name: str) -> Assessor:
     return model
 
 
-# The built-in assessors register themselves when assessors.builtin is imported (on first use: they import this).
-ASSESSOR_REGISTRY: Registry[Assessor] = Registry(plugins.ASSESSORS, lambda: importlib.import_module("assessors.builtin"),
-                                                 _checked, freeze)
+def _import_builtins() -> None:
+    """Import the built-in assessor modules, whose decorators register them (on first use: they import this one)."""
+    importlib.import_module("assessors.builtin")
+
+
+ASSESSOR_REGISTRY: Registry[Assessor] = Registry(plugins.ASSESSORS, _import_builtins, _checked, freeze)
 F = TypeVar("F", bound=Callable[..., Assessor])
 
 

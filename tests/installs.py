@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -40,3 +41,12 @@ def plugin_on_path(site: Path, monkeypatch: Any, registry: Any, name: str, modul
     yield
     sys.modules.pop(module, None)
     registry.factories.pop(name, None)
+
+
+def train_with_plugin(site: Path, cwd: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """``ganalyze-train args`` in a fresh process that finds the plugin installed in ``site`` (one thread, no wandb)."""
+    script = Path(sys.executable).with_name("ganalyze-train")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ganalyze.cli.train"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    return subprocess.run(command + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)

@@ -5,9 +5,6 @@ the built-in generators are in the same registry."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ import ganalyze.generators.registry as registry
 from ganalyze.build import build_generator
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.generators import create_generator, list_generators, register_generator
-from installs import install_example, plugin_on_path
+from installs import install_example, plugin_on_path, train_with_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_generator"
@@ -74,17 +71,11 @@ def test_installed_example_is_found_by_name(on_path):
 
 
 def test_example_trains_with_ganalyze_train(site, tmp_path):
-    script = Path(sys.executable).with_name("ganalyze-train")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ganalyze.cli.train"]
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    result = subprocess.run(
-        command + ["generator=colour_field", "generator.resolution=16", "assessor=brightness", "logger=none",
-                   "train.steps=3", "train.batch_size=4", "eval.num_seeds=4", "eval.num_alphas=3",
-                   "eval.random_directions=1", f"run_dir={run_dir}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    result = train_with_plugin(site, tmp_path, [
+        "generator=colour_field", "generator.resolution=16", "assessor=brightness", "logger=none", "train.steps=3",
+        "train.batch_size=4", "eval.num_seeds=4", "eval.num_alphas=3", "eval.random_directions=1",
+        f"run_dir={run_dir}"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["generator"] == {"_target_": "ganalyze.generators.create_generator", "name": "colour_field",

@@ -61,7 +61,8 @@ def test_definition_title_names_assessor_generator_and_class():
     assert "shapes_size" in title and "shapes" in title and "circle" in title
     assert "zoom" in visuals.definition_title("shapes_size", "shapes", trained="zoom")
     assert visuals.definition_title("shapes_size", "shapes").endswith("rows = held-out seeds")
-    assert visuals.definition_title("shapes_size", "shapes", rows="the given latents z").endswith("rows = the given latents z")
+    given = visuals.definition_title("shapes_size", "shapes", rows="the given latents z")
+    assert given.endswith("rows = the given latents z")
 
 
 def test_plot_changes_titles_legends_and_no_foreign_target(tmp_path, figures):
