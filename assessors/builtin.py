@@ -1,9 +1,5 @@
-"""Imports every built-in assessor module so that their @register_assessor decorators run (one line each)."""
+"""Imports every built-in assessor module so that their @register_assessor decorators run."""
 
-import assessors.aesthetics  # noqa: F401
-import assessors.factors  # noqa: F401
-import assessors.memnet  # noqa: F401
-import assessors.object_size  # noqa: F401
-import assessors.dataset_likeness  # noqa: F401
-import assessors.variant_classifier  # noqa: F401
-import assessors.shapes_size  # noqa: F401
+from assessors import aesthetics, dataset_likeness, factors, memnet, object_size, shapes_size, variant_classifier
+
+__all__ = ["aesthetics", "dataset_likeness", "factors", "memnet", "object_size", "shapes_size", "variant_classifier"]

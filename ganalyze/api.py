@@ -27,11 +27,12 @@ from PIL import Image
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import alpha_grid
 from ganalyze.jobs import EVAL_DIR, Roles, build_roles, class_ids, eval_for, grid_walk, setup_torch, train_job
-from ganalyze.jobs import generator_name, trained_transformer
+from ganalyze.jobs import assessor_name, generator_name, trained_edit, trained_transformer
 from ganalyze.generators.base import Generator
 from ganalyze.sampling import held_out_seeds
 from ganalyze.settings import RunSettings, job_config, saved_config, to_settings
 from ganalyze.transformers.base import Transformer
+from ganalyze.visuals import definition_title
 from ganalyze.walk import Walk, walk
 
 if TYPE_CHECKING:  # the inversion package loads its encoder lazily, on the first edit
@@ -81,9 +82,12 @@ class Run:
         if wanted is None or len(wanted) not in (1, len(z)):
             raise ConfigError(f"with z, give classes= one class for every row or one per row ({len(z)}), got {classes!r}.")
         y = torch.as_tensor(wanted * len(z) if len(wanted) == 1 else wanted, dtype=torch.long)
-        title = f"{self.config.assessor.get('name', 'assessor')} score along θ on {generator_name(self.config)}"
+        assessor = assessor_name(self.config)
+        title = definition_title(assessor, generator_name(self.config), trained=trained_edit(self.config),
+                                 rows="the given latents z")
         return walk(self.generator, self.transformer, self.assessor, z, y, alphas, [f"z{i}" for i in range(len(z))],
-                    title, self.config.eval.slider, trained_range=tuple(self.config.train.alpha_range))
+                    title, self.config.eval.slider, trained_range=tuple(self.config.train.alpha_range),
+                    score_label=f"{assessor} score of the image")
 
     def visual_definition(self, classes: Any = None, seeds: Iterable[int] | None = None) -> Image.Image:
         """The visual definition as a picture: held-out seeds (default: the first eval.grid_seeds) of ``classes``

@@ -12,20 +12,15 @@ from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
 
 from assessors.registry import assessor_from_config
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
 from ganalyze.generators.registry import REGISTRY_TARGETS, check_generator, create_generator, freeze
 from ganalyze.transformers.base import Transformer
+from ganalyze.typed_settings import plain_value as plain  # the commands' name for it
 
 TRAIN_KEYS_FREE_ON_RESUME = ("steps", "checkpoint_every")  # extending or re-spacing saves leaves θ's path unchanged
-
-
-def plain(node: Any) -> Any:
-    """A resolved plain-Python copy of a config node (dicts and lists)."""
-    return OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) or OmegaConf.is_list(node) else node
 
 
 def _target_class(node: Mapping[str, Any], role: str) -> type:

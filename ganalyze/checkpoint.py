@@ -33,6 +33,23 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
+def save_training_state(path: str | os.PathLike, step: int, **parts: Any) -> None:
+    """Checkpoint the state dicts of ``parts`` (model, optimizer, scheduler...) under their names, with the step."""
+    save_checkpoint({"step": step, **{name: part.state_dict() for name, part in parts.items()}}, path)
+
+
+def resume_training_state(path: str | os.PathLike, **parts: Any) -> int:
+    """Load each of ``parts`` from a save_training_state checkpoint by its name; return the step it reached."""
+    state = load_checkpoint(path)
+    missing = [name for name in ("step", *parts) if name not in state]
+    if missing:
+        raise WeightsError(f"checkpoint {path} lacks {', '.join(missing)} (written by another script?); delete it to "
+                           "start over.")
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    return int(state["step"])
+
+
 def config_fingerprint(config: dict[str, Any]) -> str:
     """A short hash of a JSON-able config, the same for equal configs whatever their key order."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -267,6 +267,17 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
 GeneratorTrainer = Callable[[Sequence[str], Path, Mapping[str, Any], int], Generator]
 
 
+def frozen_world_generator(train_generator: GeneratorTrainer, datasets: Sequence[str], folder: Path,
+                           node: Mapping[str, Any], seed: int) -> Generator:
+    """The generator ``train_generator`` trains (or loads) in ``folder``, frozen, checked to have one class per
+    (data set, shape)."""
+    generator = train_generator(datasets, folder, node, seed).eval().requires_grad_(False)
+    if generator.num_classes != len(datasets) * len(SHAPE_NAMES):
+        raise ConfigError(f"the generator in {folder} has {generator.num_classes} classes, but "
+                          f"{len(datasets)} data sets x {len(SHAPE_NAMES)} shapes were asked for.")
+    return generator
+
+
 def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer = train_world_generator) -> dict[str, Any]:
     """Train (or load) the generator and a walk per (factor, data set); measure Δμ, correlate with σ, save."""
     out = Path(cfg["out_dir"])
@@ -274,10 +285,7 @@ def run_bias_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer 
     specs = factor_specs(cfg["factors"], float(cfg["walk"]["lr"]))
     seed = int(cfg["seed"])
     datasets = list(dict.fromkeys(d for spec in specs for d in spec.datasets))
-    generator = train_generator(datasets, out / "generator", cfg["generator"], seed).eval().requires_grad_(False)
-    if generator.num_classes != len(datasets) * len(SHAPE_NAMES):
-        raise ConfigError(f"the generator in {out / 'generator'} has {generator.num_classes} classes, but "
-                          f"{len(datasets)} data sets x {len(SHAPE_NAMES)} shapes were asked for.")
+    generator = frozen_world_generator(train_generator, datasets, out / "generator", cfg["generator"], seed)
     rows = []
     for spec in specs:
         for dataset in spec.datasets:

@@ -1,10 +1,11 @@
 """Reading user images safely: one place that turns any image file into RGB, or into one clear error.
 
-Every command that reads a user's image files (projection inputs and folders, inversion targets) goes through
-:func:`read_rgb` / :func:`load_image`: an empty path, a missing file, an empty file, text or another non-image,
-a truncated or corrupted file, a 1×1 image and a decompression bomb (more than MAX_PIXELS pixels) each raise a
-:class:`ganalyze.errors.ConfigError` naming the file; any mode (palette, grey, 16-bit, with alpha, CMYK) becomes
-RGB, transparent parts on white, rotated as its EXIF orientation says.
+Every command that reads a user's image files decodes them with :func:`decode`: an empty path, a missing file,
+an empty file, text or another non-image, a truncated or corrupted file, an image too small and a decompression
+bomb (more than MAX_PIXELS pixels) each raise a :class:`ganalyze.errors.ConfigError` naming the file, and EXIF
+orientation is applied. What becomes of colour is the caller's policy: :func:`read_rgb` / :func:`load_image`
+(projection inputs) turn any mode (palette, grey, 16-bit, with alpha, CMYK) into RGB, transparent parts on
+white; ``ganalyze.inversion.images`` refuses transparency and high bit depths instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
@@ -21,6 +23,7 @@ from ganalyze.errors import ConfigError
 
 MAX_PIXELS = 8192 * 8192  # a larger image is refused before it is decoded (a few bytes can declare billions)
 MIN_SIDE = 2
+T = TypeVar("T")
 
 
 def _checked_path(path: str | os.PathLike) -> Path:
@@ -38,31 +41,42 @@ def _checked_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def read_rgb(path: str | os.PathLike) -> Image.Image:
-    """The image at ``path`` decoded into memory as RGB (alpha composited on white, EXIF rotation applied)."""
+def decode(path: str | os.PathLike, convert: Callable[[Image.Image], T], max_pixels: int = MAX_PIXELS,
+           min_side: int = MIN_SIDE) -> T:
+    """The image at ``path`` decoded (EXIF rotation applied) and passed to ``convert``, the caller's colour policy.
+
+    The one reader of user image files: a bad path, a non-image, a truncated file, a decompression bomb (more than
+    ``max_pixels``) or a side under ``min_side`` is one ConfigError naming the file; ``convert`` may raise its own.
+    """
     path = _checked_path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
-                if img.width * img.height > MAX_PIXELS:
-                    raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels")
+                if img.width * img.height > max_pixels:
+                    raise Image.DecompressionBombError(f"{img.width}×{img.height} pixels")
                 img.load()
                 img = ImageOps.exif_transpose(img)
-                rgb = _to_rgb(img)
+                if min(img.size) < min_side:
+                    raise ConfigError(f"image file {path} is {img.width}×{img.height} pixels; an image needs at least "
+                                      f"{min_side}×{min_side}.")
+                return convert(img)
+    except ConfigError:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         size = str(err) if str(err).endswith(" pixels") else "too many pixels"
-        raise ConfigError(f"image file {path} declares {size}; images of more than {MAX_PIXELS:,} pixels are refused "
+        raise ConfigError(f"image file {path} declares {size}; images of more than {max_pixels:,} pixels are refused "
                           "(a decompression bomb or a huge scan): downscale it first.") from None
     except UnidentifiedImageError:
-        raise ConfigError(f"{path} is not an image PIL can read (text or another format?); give PNG, JPEG, BMP or "
-                          "WebP files.") from None
+        raise ConfigError(f"{path} is not an image Pillow can read (text or another format?); give PNG, JPEG, BMP "
+                          "or WebP files, or remove it.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise ConfigError(f"image file {path} is truncated or corrupted ({err}); replace or remove it.") from None
-    if min(rgb.size) < MIN_SIDE:
-        raise ConfigError(f"image file {path} is {rgb.width}x{rgb.height} pixels; an image needs at least "
-                          f"{MIN_SIDE}x{MIN_SIDE}.")
-    return rgb
+
+
+def read_rgb(path: str | os.PathLike) -> Image.Image:
+    """The image at ``path`` decoded into memory as RGB (alpha composited on white, 16-bit grey scaled)."""
+    return decode(path, _to_rgb)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -78,11 +92,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def square_resize(img: Image.Image, resolution: int) -> Image.Image:
-    """The centre square of ``img`` resized to ``resolution``² (bicubic, antialiased)."""
+def square_resize(img: Image.Image, resolution: int, resample: int = Image.BICUBIC) -> Image.Image:
+    """The centre square of ``img`` resized to ``resolution``² (bicubic unless ``resample`` says otherwise)."""
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
-    return img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.BICUBIC)
+    return img.crop((left, top, left + side, top + side)).resize((resolution, resolution), resample)
 
 
 def load_image_uint8(path: str | os.PathLike, resolution: int | None = None) -> torch.Tensor:

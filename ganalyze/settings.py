@@ -23,7 +23,7 @@ from omegaconf import MISSING, BooleanNode, DictConfig, FloatNode, IntegerNode, 
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from ganalyze.checkpoint import config_differences
-from ganalyze.checks import whole
+from ganalyze.checks import is_number, whole
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.evaluation import EvalSettings
 from ganalyze.training import TrainSettings
@@ -147,8 +147,7 @@ def expected_kind(key: str, value: Any) -> str:
     if isinstance(node, ListConfig):
         return "a list of numbers"
     if isinstance(node, IntegerNode):
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return "a whole number" if is_number else "a number"
+        return "a whole number" if is_number(value) else "a number"
     return {FloatNode: "a number", BooleanNode: "true or false", StringNode: "text"}.get(type(node), "another value")
 
 

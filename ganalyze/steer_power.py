@@ -32,8 +32,8 @@ from tqdm import tqdm
 from ganalyze.atomic import write_json, write_text
 from ganalyze.circular_init import calibrate_gains, fit_hue_plane
 from ganalyze.data_bias import (
-    CIRCULAR, FactorSpec, GeneratorTrainer, claim_folder, dataset_classes, factor_specs, train_walk, train_world_generator,
-    spread, walked_values,
+    CIRCULAR, FactorSpec, GeneratorTrainer, claim_folder, dataset_classes, factor_specs, frozen_world_generator,
+    spread, train_walk, train_world_generator, walked_values,
 )
 from ganalyze.edits import get_edit
 from ganalyze.errors import ConfigError
@@ -43,7 +43,7 @@ from ganalyze.steerability import evaluate_steerability, save_steerability
 from ganalyze.transformers import (
     TRANSFORMERS, ClassRotationTransformer, RotationTransformer, Transformer, load_transformer,
 )
-from ganalyze.world import SHAPE_NAMES, load_variant
+from ganalyze.world import load_variant
 from ganalyze.world.families import FACTOR_RANGE, design_correlation, latin_family
 from ganalyze.world.measure import measure
 
@@ -296,10 +296,7 @@ def run_power_analysis(cfg: Mapping[str, Any], train_generator: GeneratorTrainer
     family = family_datasets(cfg)
     specs, kinds = resolve_factors(cfg, family)
     datasets = list(dict.fromkeys(d for spec in specs for d in spec.datasets))
-    generator = train_generator(datasets, out / "generator", cfg["generator"], seed).eval().requires_grad_(False)
-    if generator.num_classes != len(datasets) * len(SHAPE_NAMES):
-        raise ConfigError(f"the generator in {out / 'generator'} has {generator.num_classes} classes, but "
-                          f"{len(datasets)} data sets x {len(SHAPE_NAMES)} shapes were asked for.")
+    generator = frozen_world_generator(train_generator, datasets, out / "generator", cfg["generator"], seed)
     num_seeds, batch = int(cfg["eval"]["num_seeds"]), int(cfg["eval"]["batch_size"])
     walks = list(WALKS) if cfg.get("per_dataset_walks", True) else ["shared"]
     rows, shifts, steer, grids = [], {}, {}, {}

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ganalyze.checkpoint import check_resumable, load_checkpoint, save_checkpoint, stamp_config
 from ganalyze.atomic import write_text
-from ganalyze.checks import number, whole
+from ganalyze.checks import is_finite, number, whole
 from ganalyze.distributed import DataParallel
 from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.fast_path import PLAIN, FastPath, alphas_for_batch, autocast, compact_activations, compute_dtype
@@ -71,7 +71,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if isinstance(self.alpha_range, (str, bytes)) or len(self.alpha_range) != 2:
             raise ConfigError(f"train.alpha_range must be two numbers [a, b] with a < b, got {self.alpha_range!r}.")
-        if not all(isinstance(v, (int, float)) and abs(v) <= ALPHA_LIMIT for v in self.alpha_range):
+        if not all(is_finite(v) and abs(v) <= ALPHA_LIMIT for v in self.alpha_range):
             raise ConfigError(f"train.alpha_range={list(self.alpha_range)} must be two finite numbers within "
                               f"±{ALPHA_LIMIT:g} in the objective's units (e.g. train.alpha_range=[-0.02, 0.02]).")
         low, high = (float(v) for v in self.alpha_range)

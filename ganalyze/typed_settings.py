@@ -10,7 +10,6 @@ Cross-field rules go in the dataclass's ``__post_init__``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import tempfile
 import types
@@ -19,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar, Union
 
+from ganalyze.checks import is_finite, is_number, is_whole
 from ganalyze.errors import ConfigError
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def _example(field: dataclasses.Field, name: str) -> str:
 def check_field(field: dataclasses.Field, hint: Any, value: Any, name: str) -> Any:
     """``value`` converted to the field's type and checked against its rules."""
     value = convert(hint, value, name, _example(field, name))
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if is_number(value):
         check_range(value, name, field.metadata, _example(field, name))
     return value
 
@@ -130,14 +130,13 @@ def convert(hint: Any, value: Any, name: str, example: str) -> Any:
             raise ConfigError(f"{name}={value!r} must be true or false; e.g. {example}.")
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                or int(value) != value:
+        if not is_whole(value):
             raise ConfigError(f"{name}={value!r} must be a whole number; e.g. {example}.")
         return int(value)
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             raise ConfigError(f"{name}={value!r} must be a number; e.g. {example}.")
-        if not math.isfinite(value):
+        if not is_finite(value):
             raise ConfigError(f"{name}={value!r} must be a finite number; e.g. {example}.")
         return float(value)
     if hint is str:

@@ -45,11 +45,13 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
 
 
-def definition_title(assessor: str, generator: str, class_label: str | None = None, trained: str | None = None) -> str:
-    """A visual definition's title: what was trained (assessor, or an edit via ``trained``), on which generator."""
+def definition_title(assessor: str, generator: str, class_label: str | None = None, trained: str | None = None,
+                     rows: str = "held-out seeds") -> str:
+    """A visual definition's title: what was trained (assessor, or an edit via ``trained``), on which generator,
+    and what the rows are."""
     what = trained or f"more {assessor}"
     of_class = f", class {class_label}" if class_label else ""
-    return f"Visual definition: {what} (generator {generator}{of_class}); rows = held-out seeds"
+    return f"Visual definition: {what} (generator {generator}{of_class}); rows = {rows}"
 
 
 def image_grid(images: torch.Tensor, scores: np.ndarray | None, alphas: Sequence[float], row_labels: Sequence[str],

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from tqdm import trange
 
-from ganalyze.checkpoint import load_checkpoint, save_checkpoint
+from ganalyze.checkpoint import resume_training_state, save_training_state
 from ganalyze.lr_schedule import warmup_cosine_schedule
 from ganalyze.world import SHAPE_NAMES, load_variant
 from ganalyze.world.classifier import ShapeClassifier
@@ -44,11 +44,7 @@ def train(cfg: DictConfig) -> Path:
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path)
-        classifier.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start = state["step"]
+        start = resume_training_state(ckpt_path, model=classifier, optimizer=optimizer, scheduler=scheduler)
         print(f"resumed from {ckpt_path} at step {start}", flush=True)
     t0 = time.perf_counter()
     classifier.train()
@@ -63,8 +59,7 @@ def train(cfg: DictConfig) -> Path:
         scheduler.step()
         bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            save_checkpoint({"step": step + 1, "model": classifier.state_dict(), "optimizer": optimizer.state_dict(),
-                             "scheduler": scheduler.state_dict()}, ckpt_path)
+            save_training_state(ckpt_path, step + 1, model=classifier, optimizer=optimizer, scheduler=scheduler)
     print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
     accuracy = heldout_accuracy(classifier, cfg.variant, cfg.heldout_samples, cfg.seed)
     print(f"held-out accuracy on {cfg.heldout_samples} real {cfg.variant} images: {json.dumps(accuracy)}", flush=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from tqdm import trange
 
-from ganalyze.atomic import write_json, write_with
-from ganalyze.checkpoint import load_checkpoint
+from ganalyze.atomic import write_json
+from ganalyze.checkpoint import resume_training_state, save_training_state
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.inversion.encoder import LatentEncoder, generator_fingerprint
 from ganalyze.inversion.loss import psnr, reconstruction_loss
@@ -78,11 +78,7 @@ def train(args: argparse.Namespace) -> Path:
     scheduler = warmup_cosine_schedule(optimizer, max(1, args.steps // 20), args.steps)
     start, ckpt = 0, Path(args.checkpoint)
     if ckpt.is_file():
-        state = load_checkpoint(ckpt)
-        encoder.load_state_dict(state["encoder"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start = state["step"]
+        start = resume_training_state(ckpt, encoder=encoder, optimizer=optimizer, scheduler=scheduler)
         print(f"resumed from {ckpt} at step {start}", flush=True)
     t0 = time.perf_counter()
     bar = trange(start, args.steps, initial=start, total=args.steps, mininterval=30, desc="shapes encoder")
@@ -94,9 +90,7 @@ def train(args: argparse.Namespace) -> Path:
         scheduler.step()
         bar.set_postfix({k: f"{v.item():.5f}" for k, v in parts.items()}, refresh=False)
         if (step + 1) % args.checkpoint_every == 0 or step + 1 == args.steps:
-            state = {"step": step + 1, "encoder": encoder.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict()}
-            write_with(ckpt, lambda handle: torch.save(state, handle))
+            save_training_state(ckpt, step + 1, encoder=encoder, optimizer=optimizer, scheduler=scheduler)
     print(f"trained steps {start}..{args.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
     encoder.eval()
     out = encoder.save_pretrained(args.out)

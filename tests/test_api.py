@@ -68,7 +68,10 @@ def test_the_readme_python_block_runs_as_written_and_its_walk_moves_the_true_siz
     assert (walk.factors["size"][:, 2] > walk.factors["size"][:, 0]).all()
     assert walk.class_kept.all() and walk.row_labels == [f"seed {i} circle" for i in range(4)]
     z = torch.randn(2, run.generator.dim_z)
-    assert run.walk(z=z, classes=["square", "star"], alphas=[0.0]).images.shape == (2, 1, 3, 32, 32)
+    given = run.walk(z=z, classes=["square", "star"], alphas=[0.0])
+    assert given.images.shape == (2, 1, 3, 32, 32)
+    assert given.title.startswith("Visual definition: more shapes_size (generator ")
+    assert given.title.endswith("rows = the given latents z") and given.score_label == "shapes_size score of the image"
 
 
 def test_python_and_the_command_line_give_the_same_theta(tmp_path, monkeypatch, capsys):

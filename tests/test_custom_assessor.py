@@ -3,10 +3,6 @@ temporary folder, no package edit), is found by name and trains with `ganalyze-t
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +11,7 @@ import yaml
 
 import assessors.registry as registry
 from assessors import create_assessor, list_assessors
-from installs import pip_install_into
+from installs import install_example, plugin_on_path, train_with_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_assessor"
@@ -23,21 +19,15 @@ EXAMPLE = ROOT / "examples" / "custom_assessor"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree).
-    """
-    source, target = tmp_path_factory.mktemp("source") / "custom_assessor", tmp_path_factory.mktemp("site")
-    shutil.copytree(EXAMPLE, source)
-    return pip_install_into(source, target)
+    """The example installed by pip into a fresh folder."""
+    return install_example(tmp_path_factory, EXAMPLE)
 
 
 @pytest.fixture
 def on_path(site, monkeypatch):
     """The installed example on sys.path for one test; forgotten by the registry afterwards."""
-    assert "warmth" not in list_assessors()
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    sys.modules.pop("ganalyze_example_assessor", None)
-    registry._REGISTRY.pop("warmth", None)
+    with plugin_on_path(site, monkeypatch, registry.ASSESSOR_REGISTRY, "warmth", "ganalyze_example_assessor"):
+        yield
 
 
 def test_installed_example_is_found_by_name(on_path):
@@ -49,16 +39,10 @@ def test_installed_example_is_found_by_name(on_path):
 
 
 def test_example_trains_with_ganalyze_train(site, tmp_path):
-    script = Path(sys.executable).with_name("ganalyze-train")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ganalyze.cli.train"]
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    result = subprocess.run(
-        command + ["assessor=warmth", "assessor.gain=2", "generator=tiny_biggan", "logger=none",
-                   "train.steps=3", "train.batch_size=4", "eval.enabled=false", f"run_dir={run_dir}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    result = train_with_plugin(site, tmp_path, [
+        "assessor=warmth", "assessor.gain=2", "generator=tiny_biggan", "logger=none", "train.steps=3",
+        "train.batch_size=4", "eval.enabled=false", f"run_dir={run_dir}"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["assessor"] == {"_target_": "assessors.create_assessor", "name": "warmth", "gain": 2}

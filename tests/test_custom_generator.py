@@ -5,10 +5,6 @@ the built-in generators are in the same registry."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ import ganalyze.generators.registry as registry
 from ganalyze.build import build_generator
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.generators import create_generator, list_generators, register_generator
-from installs import pip_install_into
+from installs import install_example, plugin_on_path, train_with_plugin
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "custom_generator"
@@ -27,20 +23,15 @@ EXAMPLE = ROOT / "examples" / "custom_generator"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """The example installed by pip into a fresh folder, from a copy (pip's build folders stay out of the tree)."""
-    source, target = tmp_path_factory.mktemp("source") / "custom_generator", tmp_path_factory.mktemp("site")
-    shutil.copytree(EXAMPLE, source)
-    return pip_install_into(source, target)
+    """The example installed by pip into a fresh folder."""
+    return install_example(tmp_path_factory, EXAMPLE)
 
 
 @pytest.fixture
 def on_path(site, monkeypatch):
     """The installed example on sys.path for one test; forgotten by the registry afterwards."""
-    assert "colour_field" not in list_generators()
-    monkeypatch.syspath_prepend(str(site))
-    yield
-    sys.modules.pop("ganalyze_example_generator", None)
-    registry._REGISTRY.pop("colour_field", None)
+    with plugin_on_path(site, monkeypatch, registry.GENERATOR_REGISTRY, "colour_field", "ganalyze_example_generator"):
+        yield
 
 
 def test_builtins_are_registered_by_their_config_names():
@@ -67,8 +58,8 @@ def test_a_registered_class_builds_by_name_and_from_a_name_config():
         with pytest.raises(ConfigError, match="lacking.*dim_z"):
             create_generator("not_a_generator")
     finally:
-        registry._REGISTRY.pop("flat_test", None)
-        registry._REGISTRY.pop("not_a_generator", None)
+        registry.GENERATOR_REGISTRY.factories.pop("flat_test", None)
+        registry.GENERATOR_REGISTRY.factories.pop("not_a_generator", None)
 
 
 def test_installed_example_is_found_by_name(on_path):
@@ -80,17 +71,11 @@ def test_installed_example_is_found_by_name(on_path):
 
 
 def test_example_trains_with_ganalyze_train(site, tmp_path):
-    script = Path(sys.executable).with_name("ganalyze-train")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "ganalyze.cli.train"]
     run_dir = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    result = subprocess.run(
-        command + ["generator=colour_field", "generator.resolution=16", "assessor=brightness", "logger=none",
-                   "train.steps=3", "train.batch_size=4", "eval.num_seeds=4", "eval.num_alphas=3",
-                   "eval.random_directions=1", f"run_dir={run_dir}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )
+    result = train_with_plugin(site, tmp_path, [
+        "generator=colour_field", "generator.resolution=16", "assessor=brightness", "logger=none", "train.steps=3",
+        "train.batch_size=4", "eval.num_seeds=4", "eval.num_alphas=3", "eval.random_directions=1",
+        f"run_dir={run_dir}"])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["generator"] == {"_target_": "ganalyze.generators.create_generator", "name": "colour_field",

@@ -354,7 +354,7 @@ def png_declaring(width: int, height: int) -> bytes:
     ("bomb.png", png_declaring(100_000, 100_000), "decompression bomb"),
     ("big.png", png_declaring(9000, 9000), "decompression bomb"),
     ("truncated.png", None, "truncated"),
-    ("one.png", None, "1x1"),
+    ("one.png", None, "1×1"),
 ])
 def test_odd_images_are_refused_by_name(name, content, needle, tmp_path, projected, monkeypatch, capsys):
     path = tmp_path / name

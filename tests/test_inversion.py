@@ -142,7 +142,7 @@ def test_ganalyze_edit_end_to_end(tiny_run, tmp_path, capsys, tiny):
     (lambda d: write_png(d / "one.png", np.zeros((1, 1, 3), np.uint8)), "at least 8×8"),
     (lambda d: write_png(d / "clear.png", np.zeros((16, 16, 4), np.uint8)), "transparent pixels"),
     (lambda d: write_png(d / "deep.png", np.zeros((16, 16), np.uint16)), "pixel mode"),
-    (lambda d: write_bytes(d / "fake.png", b"this is text, not a PNG"), "not a readable image"),
+    (lambda d: write_bytes(d / "fake.png", b"this is text, not a PNG"), "not an image"),
     (lambda d: d / "empty", "holds no image files"),
     (lambda d: d / "missing.png", "neither a file nor a folder"),
 ])

@@ -57,7 +57,7 @@ def test_register_decorator_and_duplicate_names():
         with pytest.raises(ValueError, match="already registered"):
             register_assessor("test_doubler")(lambda: Doubler())
     finally:
-        registry._REGISTRY.pop("test_doubler")
+        registry.ASSESSOR_REGISTRY.factories.pop("test_doubler")
 
 
 def test_a_factory_that_builds_no_module_is_refused():
@@ -66,7 +66,7 @@ def test_a_factory_that_builds_no_module_is_refused():
         with pytest.raises(ConfigError, match="not a torch.nn.Module"):
             create_assessor("test_not_a_module")
     finally:
-        registry._REGISTRY.pop("test_not_a_module")
+        registry.ASSESSOR_REGISTRY.factories.pop("test_not_a_module")
 
 
 @pytest.mark.parametrize("path", sorted(CONF.glob("*.yaml")), ids=lambda p: p.stem)
@@ -126,7 +126,7 @@ def fake_plugins(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     yield
     for name in ("contrast", "bare_contrast", "broken"):
-        registry._REGISTRY.pop(name, None)
+        registry.ASSESSOR_REGISTRY.factories.pop(name, None)
     for module in ("fake_contrast", "fake_bare", "fake_broken"):
         sys.modules.pop(module, None)
 
@@ -147,6 +147,9 @@ def test_plugin_configs_use_the_shipped_yaml_or_a_minimal_one(fake_plugins):
 def test_plugin_configs_compose_as_hydra_options(fake_plugins):
     from hydra import compose, initialize_config_dir
 
+    from ganalyze.settings import register_schema
+
+    register_schema()  # what importing ganalyze.conf does; reading the config folder by path does not import it
     assert {"contrast", "bare_contrast"} <= set(register_plugin_configs())
     with initialize_config_dir(str(CONF.parent), version_base=None):
         # Only the assessor group: the other groups of config.yaml belong to the training app's tests.

@@ -60,6 +60,9 @@ def test_definition_title_names_assessor_generator_and_class():
     title = visuals.definition_title("shapes_size", "shapes", class_label="circle")
     assert "shapes_size" in title and "shapes" in title and "circle" in title
     assert "zoom" in visuals.definition_title("shapes_size", "shapes", trained="zoom")
+    assert visuals.definition_title("shapes_size", "shapes").endswith("rows = held-out seeds")
+    given = visuals.definition_title("shapes_size", "shapes", rows="the given latents z")
+    assert given.endswith("rows = the given latents z")
 
 
 def test_plot_changes_titles_legends_and_no_foreign_target(tmp_path, figures):

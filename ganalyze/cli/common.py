@@ -17,8 +17,18 @@ from ganalyze.jobs import class_ids, setup_torch
 from ganalyze.runlog import PACKAGE_LOGGER
 from ganalyze.settings import ROLE_GROUPS, check_group_choices, config_error, group_options
 
-__all__ = ["ROLE_GROUPS", "check_group_choices", "class_ids", "console_log", "eval_settings", "group_options",
-           "setup_torch"]
+__all__ = ["ROLE_GROUPS", "arguments", "check_group_choices", "class_ids", "console_log", "eval_settings",
+           "group_options", "setup_torch"]
+
+
+def arguments(argv: list[str] | None, doc: str) -> list[str] | None:
+    """A command's arguments (``argv``, else the command line's), or None once ``doc`` is printed for none, -h or
+    --help (the key=value commands that take no argparse)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(doc.strip())
+        return None
+    return args
 
 
 @contextlib.contextmanager

@@ -9,10 +9,9 @@ slope normalised so the diagonal reads 1, each with a 95% bootstrap interval ove
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from ganalyze.cli.common import setup_torch
+from ganalyze.cli.common import arguments, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.cross import CrossSettings, cross_matrix, save_report
 from ganalyze.errors import ConfigError
@@ -44,9 +43,8 @@ def number(options: dict[str, str], key: str, kind: type, default: float) -> flo
 @reports_errors("ganalyze-cross")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-cross."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
+    args = arguments(argv, __doc__)
+    if args is None:
         return
     folders, options = parse(args)
     defaults = CrossSettings()

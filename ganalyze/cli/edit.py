@@ -10,7 +10,6 @@ Writes <out>/strips/*.png (real | reconstruction | edits), edits.json and edits.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganalyze.api import load_run
 from ganalyze.build import instantiate_role, plain
-from ganalyze.cli.common import group_options, setup_torch
+from ganalyze.cli.common import arguments, group_options, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
 from ganalyze.generators.classes import resolve_classes
@@ -94,9 +93,8 @@ def run_edit(settings: dict[str, Any], inverter_overrides: list[str]) -> Path:
 @reports_errors("ganalyze-edit")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-edit."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
+    args = arguments(argv, __doc__)
+    if args is None:
         return
     run_edit(*parse_args(args))
 

@@ -8,14 +8,13 @@ Runs on the same generator are shown on the same held-out seeds, one block per r
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ganalyze.build import build_logger
-from ganalyze.cli.common import setup_torch
+from ganalyze.cli.common import arguments, setup_torch
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
 from ganalyze.explorer import build_site
@@ -71,9 +70,8 @@ def explore(args: list[str]) -> Path:
 @reports_errors("ganalyze-explore")
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ganalyze-explore."""
-    args = sys.argv[1:] if argv is None else argv
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__.strip())
+    args = arguments(argv, __doc__)
+    if args is None:
         return
     index = explore(args)
     print(f"Explorer written to {index.parent.resolve()}; open file://{index.resolve()}")

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganalyze.cli.errors import hydra_command
+from ganalyze.checks import is_whole
 from ganalyze.errors import ConfigError
 from ganalyze.steer_power import run_power_analysis
 
@@ -18,7 +19,7 @@ from ganalyze.steer_power import run_power_analysis
 @hydra_command("ganalyze-steer-power", "steer_power", "out_dir")
 def main(cfg: DictConfig) -> None:
     """Entry point of ganalyze-steer-power (Hydra: every value can be overridden as key=value)."""
-    if int(cfg.threads) < 1:
+    if not is_whole(cfg.threads) or cfg.threads < 1:
         raise ConfigError(f"threads={cfg.threads} must be a whole number >= 1.")
     torch.set_num_threads(int(cfg.threads))
     run_power_analysis(OmegaConf.to_container(cfg, resolve=True))

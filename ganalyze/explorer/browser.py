@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterator
@@ -22,9 +23,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def browser_missing() -> str | None:
     """Why headless Chromium cannot run here (None when it can)."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -e '.[dev]')"
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     return f"{', '.join(missing)} missing (apt-get install -y chromium chromium-driver)" if missing else None

@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ganalyze.atomic import write_bytes, write_json, write_text
+from ganalyze.checks import is_whole
 from ganalyze.errors import ConfigError, UnknownNameError
 from ganalyze.explorer.images import IMAGE_DIR, GroupPlan, draw_group
 from ganalyze.explorer.runs import CURVES_FILE, ExplorerRun, generator_key, generator_label, open_run
@@ -132,8 +133,9 @@ def build_site(run_dirs: Sequence[str | Path], out: str | Path, seeds: int = 8,
         raise ConfigError("give at least one run folder (the folder ganalyze-train printed).")
     for name, value, what in (("seeds", seeds, "the held-out seeds shown per run"),
                               ("batch_size", batch_size, "images drawn at once")):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not is_whole(value) or value < 1:
             raise ConfigError(f"{name}={value!r} must be a whole number >= 1 ({what}).")
+    seeds, batch_size = int(seeds), int(batch_size)
     out = Path(out)
     prepare_out(out)
     device = torch.device(device)

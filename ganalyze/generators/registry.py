@@ -15,28 +15,15 @@ from typing import Any, Callable, TypeVar
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganalyze.errors import ConfigError, UnknownNameError
+from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
-from ganalyze.plugins import GENERATORS, load_entry_point, plugin_entry_points
+from ganalyze.plugins import GENERATORS
+from ganalyze.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Generator])
-
-_REGISTRY: dict[str, Callable[..., Generator]] = {}
 # The _target_ of configs that name a registered generator (plugin configs) rather than a class.
 REGISTRY_TARGETS = (GENERATORS.create_target, "ganalyze.generators.registry.create_generator")
 PROTOCOL = ("dim_z", "num_classes", "resolution", "sample_latents")
-
-
-def register_generator(name: str) -> Callable[[F], F]:
-    """Decorator: register a generator class or factory under ``name`` (names are unique)."""
-
-    def wrap(factory: F) -> F:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ValueError(f"generator name {name!r} is already registered to {_REGISTRY[name]!r}")
-        _REGISTRY[name] = factory
-        return factory
-
-    return wrap
 
 
 def packaged_config(name: str) -> DictConfig:
@@ -61,37 +48,6 @@ def _register_builtins() -> None:
             register_generator(name)(functools.partial(_from_packaged_config, name))
 
 
-def _known() -> dict[str, Any]:
-    """Registered factories and plugin entry points by name; a registered name wins over a plugin's."""
-    _register_builtins()
-    return {**plugin_entry_points(GENERATORS), **_REGISTRY}
-
-
-def list_generators() -> list[str]:
-    """All known generator names, built-in and from installed plugins, sorted."""
-    return sorted(_known())
-
-
-def create_generator(name: str, **options: Any) -> Generator:
-    """Build the generator registered as ``name`` with keyword options, frozen and in eval mode."""
-    known = _known()
-    if name not in known:
-        raise UnknownNameError(
-            f"unknown generator {name!r}; known generators: {', '.join(sorted(known))}. Register one with "
-            f"@register_generator, the {GENERATORS.entry_point_group!r} entry-point group of an installed package, "
-            "or a generator config whose _target_ names its class."
-        )
-    factory = known[name]
-    if name not in _REGISTRY:  # an entry point: import the plugin now, on first use
-        factory = _REGISTRY[name] = load_entry_point(factory, GENERATORS)
-    return freeze(check_generator(factory(**options), name))
-
-
-def freeze(generator: Generator) -> Generator:
-    """Eval mode with no parameter requiring grad (gradients still flow to the latents)."""
-    return generator.eval().requires_grad_(False)
-
-
 def check_generator(generator: Any, name: str) -> Generator:
     """Return ``generator`` if it is a torch module with the Generator protocol's attributes, else ConfigError."""
     missing = [attr for attr in PROTOCOL if not hasattr(generator, attr)]
@@ -102,3 +58,26 @@ def check_generator(generator: Any, name: str) -> Generator:
             "sample_latents, and forward(z, y) -> images in [0, 1]."
         )
     return generator
+
+
+def freeze(generator: Generator) -> Generator:
+    """Eval mode with no parameter requiring grad (gradients still flow to the latents)."""
+    return generator.eval().requires_grad_(False)
+
+
+GENERATOR_REGISTRY: Registry[Generator] = Registry(GENERATORS, _register_builtins, check_generator, freeze)
+
+
+def register_generator(name: str) -> Callable[[F], F]:
+    """Decorator: register a generator class or factory under ``name`` (names are unique)."""
+    return GENERATOR_REGISTRY.register(name)
+
+
+def list_generators() -> list[str]:
+    """All known generator names, built-in and from installed plugins, sorted."""
+    return GENERATOR_REGISTRY.names()
+
+
+def create_generator(name: str, **options: Any) -> Generator:
+    """Build the generator registered as ``name`` with keyword options, frozen and in eval mode."""
+    return GENERATOR_REGISTRY.create(name, **options)

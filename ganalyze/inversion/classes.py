@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ganalyze.checks import is_whole
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
 
@@ -58,7 +59,7 @@ def candidate_classes(generator: Generator, images: torch.Tensor, choice: str, t
     """
     if choice not in CLASS_CHOICES:
         raise ConfigError(f"inverter.class_choice={choice!r}; choose one of {', '.join(CLASS_CHOICES)}.")
-    if int(top_k) != top_k or top_k < 1:
+    if not is_whole(top_k) or top_k < 1:
         raise ConfigError(f"inverter.top_k={top_k} must be a whole number >= 1.")
     n = len(images)
     if classifier is None:

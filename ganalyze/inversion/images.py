@@ -4,12 +4,14 @@ Each bad input stops the job with one paragraph naming the file and what would b
 folder, too small, transparent, a pixel format with no plain RGB reading, or so many pixels that decoding
 could exhaust memory (a decompression bomb). Greyscale, palette and CMYK images are converted to RGB;
 non-square images are centre-cropped to a square, then resized (Lanczos) to the generator's resolution.
+Decoding and its checks are ``ganalyze.images.decode``'s; the policy is this module's: a larger smallest
+side, a lower pixel limit, transparency and high bit depths refused rather than converted.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import torch
 from PIL import Image
 
 from ganalyze.errors import ConfigError
+from ganalyze.images import decode, square_resize
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # pixels: below this there is no shape to invert
@@ -58,23 +61,7 @@ def image_paths(sources: str | os.PathLike | list[str | os.PathLike]) -> list[Pa
 
 def read_rgb(path: Path) -> tuple[Image.Image, str]:
     """Open ``path`` as an opaque RGB image, with a note on any conversion; one-paragraph errors otherwise."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise ConfigError(f"images: {path} has {width}×{height} pixels, more than {MAX_PIXELS:,}; "
-                                      "decoding it could exhaust memory (a decompression bomb). Downscale it first.")
-                image.load()
-                return _as_rgb(image, path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ConfigError(f"images: {path} is refused as a likely decompression bomb ({err}). Downscale it first.") from err
-    except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        if isinstance(err, ConfigError):
-            raise
-        raise ConfigError(f"images: {path} is not a readable image ({type(err).__name__}: {err}). Give PNG, JPEG "
-                          "or another format Pillow reads, or remove the file from the folder.") from err
+    return decode(path, functools.partial(_as_rgb, path=path), max_pixels=MAX_PIXELS, min_side=MIN_SIDE)
 
 
 def _as_rgb(image: Image.Image, path: Path) -> tuple[Image.Image, str]:
@@ -92,22 +79,13 @@ def _as_rgb(image: Image.Image, path: Path) -> tuple[Image.Image, str]:
     return image.convert("RGB"), "" if mode == "RGB" else f"converted {mode} to RGB"
 
 
-def to_square_tensor(image: Image.Image, resolution: int, path: Path) -> tuple[torch.Tensor, str]:
+def to_square_tensor(image: Image.Image, resolution: int) -> tuple[torch.Tensor, str]:
     """Centre-crop to a square and resize to ``resolution``: (3, R, R) in [0, 1], with a note on what was done."""
     width, height = image.size
-    if min(width, height) < MIN_SIDE:
-        raise ConfigError(f"images: {path} is {width}×{height} pixels; an image to invert needs at least "
-                          f"{MIN_SIDE}×{MIN_SIDE} (best: {resolution}×{resolution}, the generator's resolution).")
-    notes = []
     side = min(width, height)
-    if width != height:
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
-        notes.append(f"centre-cropped {width}×{height} to {side}×{side}")
-    if side != resolution:
-        image = image.resize((resolution, resolution), Image.Resampling.LANCZOS)
-        notes.append(f"resized to {resolution}×{resolution}")
-    array = np.asarray(image, dtype=np.float32) / 255.0
+    notes = [f"centre-cropped {width}×{height} to {side}×{side}"] if width != height else []
+    notes += [f"resized to {resolution}×{resolution}"] if side != resolution else []
+    array = np.asarray(square_resize(image, resolution, Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).contiguous(), "; ".join(notes)
 
 
@@ -116,7 +94,7 @@ def load_images(sources: str | os.PathLike | list[str | os.PathLike], resolution
     tensors, names, notes = [], [], []
     for path in image_paths(sources):
         rgb, converted = read_rgb(path)
-        tensor, resized = to_square_tensor(rgb, resolution, path)
+        tensor, resized = to_square_tensor(rgb, resolution)
         tensors.append(tensor)
         names.append(path.name)
         notes.append("; ".join(n for n in (converted, resized) if n))

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ganalyze.checks import is_whole
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
 from ganalyze.inversion.classes import candidate_classes, default_classifier, given_classes
@@ -40,7 +41,7 @@ class Inverter:
     def __init__(self, steps: int = 50, lr: float = 0.05, starts: int = 1, gradient_weight: float = 1.0,
                  class_choice: str = "classifier", top_k: int = 3, encoder: str | None = "auto", seed: int = 0,
                  batch_size: int = 50):
-        if int(batch_size) != batch_size or batch_size < 1:
+        if not is_whole(batch_size) or batch_size < 1:
             raise ConfigError(f"inverter.batch_size={batch_size} must be a whole number >= 1.")
         self.settings = OptimiseSettings(steps=steps, lr=lr, starts=starts, gradient_weight=gradient_weight, seed=seed)
         self.class_choice, self.top_k, self.encoder, self.batch_size = class_choice, top_k, encoder, int(batch_size)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ganalyze.checks import is_finite, is_whole
 from ganalyze.errors import ConfigError
 from ganalyze.generators.base import Generator
 from ganalyze.inversion.encoder import LATENT_BOUND
@@ -29,14 +30,14 @@ class OptimiseSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if int(self.steps) != self.steps or self.steps < 0:
+        if not is_whole(self.steps) or self.steps < 0:
             raise ConfigError(f"inverter.steps={self.steps} must be a whole number >= 0 (0: the encoder's guess alone).")
-        if int(self.starts) != self.starts or self.starts < 1:
+        if not is_whole(self.starts) or self.starts < 1:
             raise ConfigError(f"inverter.starts={self.starts} must be a whole number >= 1 (starts per image: the "
                               "encoder's guess where there is one, random draws of sample_latents for the rest).")
-        if not self.lr > 0:
+        if not (is_finite(self.lr) and self.lr > 0):
             raise ConfigError(f"inverter.lr={self.lr} must be a positive learning rate (e.g. 0.05).")
-        if not self.gradient_weight >= 0:
+        if not (is_finite(self.gradient_weight) and self.gradient_weight >= 0):
             raise ConfigError(f"inverter.gradient_weight={self.gradient_weight} must be >= 0 (0: pixel MSE alone).")
 
 

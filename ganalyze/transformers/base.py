@@ -58,6 +58,15 @@ class Transformer(nn.Module):
         """A random baseline of this transformer with the same step size (see subclasses)."""
         raise NotImplementedError
 
+    def with_random(self, directions: str, generator: torch.Generator) -> "Transformer":
+        """A frozen copy of this transformer (same class, config and other parameters) whose parameter
+        ``directions`` is replaced, row by row, by random directions of the same norms: the random baseline."""
+        baseline = type(self)(**self.config)
+        with torch.no_grad():
+            baseline.load_state_dict(self.state_dict())
+            getattr(baseline, directions).copy_(random_rows_like(getattr(self, directions), generator))
+        return baseline.to(getattr(self, directions).device).requires_grad_(False)
+
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write ``config.json`` (with the kind) and ``model.pt`` to ``folder``."""
         return save_pretrained(self, {"kind": self.kind, **self.config}, folder)

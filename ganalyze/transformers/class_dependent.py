@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganalyze.transformers.base import Transformer, alpha_matrix, preserve_norm, random_rows_like
+from ganalyze.transformers.base import Transformer, alpha_matrix, preserve_norm
 
 
 class ClassDependentTransformer(Transformer):
@@ -32,7 +32,4 @@ class ClassDependentTransformer(Transformer):
 
     def random_like(self, z: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> "ClassDependentTransformer":
         """The same transformer with random directions, each of the norm of the matching θ_{y, j}."""
-        baseline = ClassDependentTransformer(**self.config)
-        with torch.no_grad():
-            baseline.theta.copy_(random_rows_like(self.theta, generator))
-        return baseline.to(self.theta.device).requires_grad_(False)
+        return self.with_random("theta", generator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganalyze.transformers.base import Transformer, alpha_matrix, preserve_norm, random_rows_like
+from ganalyze.transformers.base import Transformer, alpha_matrix, preserve_norm
 
 
 class LinearTransformer(Transformer):
@@ -28,7 +28,4 @@ class LinearTransformer(Transformer):
 
     def random_like(self, z: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> "LinearTransformer":
         """The same transformer with random directions of the same norms as θ's rows."""
-        baseline = LinearTransformer(**self.config)
-        with torch.no_grad():
-            baseline.theta.copy_(random_rows_like(self.theta, generator))
-        return baseline.to(self.theta.device).requires_grad_(False)
+        return self.with_random("theta", generator)

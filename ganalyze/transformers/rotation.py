@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ganalyze.transformers.base import Transformer, alpha_matrix, random_rows_like
+from ganalyze.transformers.base import Transformer, alpha_matrix
 
 
 class RotationTransformer(Transformer):
@@ -53,12 +53,8 @@ class RotationTransformer(Transformer):
         return z + (turned - coords) @ basis
 
     def random_like(self, z: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> "RotationTransformer":
-        """The same rate and centre in a random plane."""
-        baseline = RotationTransformer(**self.config)
-        with torch.no_grad():
-            baseline.plane.copy_(random_rows_like(self.plane, generator))
-            baseline.centre.copy_(self.centre)
-        return baseline.to(self.plane.device).requires_grad_(False)
+        """The same rate and centre (per class: centres and gains) in a random plane."""
+        return self.with_random("plane", generator)
 
 
 class ClassRotationTransformer(RotationTransformer):
@@ -87,12 +83,3 @@ class ClassRotationTransformer(RotationTransformer):
         if y is None:
             raise ValueError("a class_rotation walk needs the class ids y of the latents")
         return self._turn(z, alpha_matrix(alpha, len(z), 1)[:, 0] * self.gain[y], self.centre[y])
-
-    def random_like(self, z: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> "ClassRotationTransformer":
-        """The same rate and centres in a random plane."""
-        baseline = ClassRotationTransformer(**self.config)
-        with torch.no_grad():
-            baseline.plane.copy_(random_rows_like(self.plane, generator))
-            baseline.centre.copy_(self.centre)
-            baseline.gain.copy_(self.gain)
-        return baseline.to(self.plane.device).requires_grad_(False)
