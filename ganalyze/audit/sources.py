@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
 
 from ganalyze.errors import ConfigError
+from ganalyze.images import load_image
 from ganalyze.generators.base import Generator
 from ganalyze.world import load_variant
 
@@ -88,14 +88,9 @@ def from_generator(generator: Generator, n: int, seed: int, resolution: int = 32
 
 
 def read_image(path: Path, resolution: int) -> torch.Tensor:
-    """One image file as a (3, R, R) tensor in [0, 1]; a file that is not an image is a ConfigError naming it."""
-    try:
-        with Image.open(path) as image:
-            array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as err:
-        raise ConfigError(f"{path} is not an image that PIL can read ({err.__class__.__name__}); give folders and "
-                          f"CSV files that list image files only ({', '.join(IMAGE_SUFFIXES)}).") from None
-    return resize(torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0), resolution)[0]
+    """One image file as a (3, R, R) tensor in [0, 1], read by the package's one safe decoder (a non-image, a
+    truncated file or a decompression bomb is a ConfigError naming it); the whole frame is resized, not cropped."""
+    return resize(load_image(path).unsqueeze(0), resolution)[0]
 
 
 def from_folder(root: str | Path, resolution: int = 32) -> list[ImageSet]:
