@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ganalyze.atomic import write_json
 from ganalyze.checkpoint import check_resumable, config_fingerprint, load_checkpoint, save_checkpoint
 from ganalyze.projection.autoencoder import AutoEncoder
+from ganalyze.projection.broadcast import build_autoencoder, load_autoencoder
 from ganalyze.projection.datasets import LabelledImages
 from ganalyze.projection.flow import ConditionalFlow
 from ganalyze.projection.model import ProjectionModel
@@ -85,7 +86,7 @@ def train_autoencoder(data: LabelledImages, stage: dict[str, Any], identity: dic
     """Fit the autoencoder to the union of the data sets (labels unused); saved to run/model/autoencoder."""
     model_cfg, cfg = stage["model"], stage["train"]
     torch.manual_seed(int(cfg["seed"]))
-    ae = AutoEncoder(**model_cfg)
+    ae = build_autoencoder(model_cfg)
     kl_weight, batch_size = float(cfg["kl_weight"]), int(cfg["batch_size"])
 
     def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -130,6 +131,21 @@ def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], ide
 
 
 @torch.no_grad()
+def pixel_noise(ae: AutoEncoder, data: LabelledImages, per_set: int = 1000) -> list[float]:
+    """Pixel noise per data set beyond the decoder's own error: σ_y² = s_y² − min_k s_k², where s_y is the robust
+    spread (1.4826 · median absolute residual) of the reconstruction residuals of up to ``per_set`` images of y.
+    White noise touches every pixel, so it moves the median; the decoder's errors sit on few (edge) pixels."""
+    spreads = []
+    for i, _ in enumerate(data.names):
+        rows = (data.labels == i).nonzero().flatten()[:per_set]
+        images = data.batch(rows)[0]
+        residual = torch.cat([ae(chunk) - chunk for chunk in images.split(250)])
+        spreads.append(1.4826 * float(residual.abs().median()))
+    floor = min(spreads)
+    return [math.sqrt(max(0.0, s * s - floor * floor)) for s in spreads]
+
+
+@torch.no_grad()
 def held_out_metrics(model: ProjectionModel, data: LabelledImages) -> dict[str, float]:
     """Reconstruction MSE, flow NLL per dimension, and the likelihood classifier's accuracy on held-out images."""
     images, labels = data.batch(torch.arange(len(data)))
@@ -153,15 +169,17 @@ def train_projection(data: LabelledImages, held_out: LabelledImages, cfg: dict[s
     ae_checkpoint = run / "checkpoints" / "autoencoder.pt"
     if (model_ae / "model.pt").is_file() and ae_checkpoint.is_file():  # a resumed run whose first stage is done
         check_resumable(load_checkpoint(ae_checkpoint), ae_identity, ae_checkpoint)
-        ae = AutoEncoder.from_pretrained(model_ae)
+        ae = load_autoencoder(model_ae)
     else:
         ae = train_autoencoder(data, cfg["autoencoder"], ae_identity, run, log)
     ae.requires_grad_(False)
     ae_steps = int(cfg["autoencoder"]["train"]["steps"])  # the flow's steps are logged after the autoencoder's
     flow_log = None if log is None else lambda step, values: log(ae_steps + step, values)
     flow = train_flow(ae, data, cfg["flow"], {**ae_identity, "flow": cfg["flow"]}, run, flow_log)
-    model = ProjectionModel(ae, flow).eval()
-    metrics = held_out_metrics(model, held_out)
+    noise = pixel_noise(ae, data) if cfg["autoencoder"].get("pixel_noise", False) else None
+    model = ProjectionModel(ae, flow, noise).eval()
+    model.save_pretrained(run / "model")  # the noise file beside the two models
+    metrics = {**held_out_metrics(model, held_out), "noise_std": model.noise_std.tolist()}
     write_json(run / "train_metrics.json", metrics)
     if flow_log is not None:
         flow_log(int(cfg["flow"]["train"]["steps"]), {f"held_out/{k}": v for k, v in metrics.items()})
