@@ -225,7 +225,13 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
         "real_typicality_median_and_5th_percentile": [float(np.median(real_typical)),
                                                       float(np.percentile(real_typical, 5))],
     }
-    report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8}
+    report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8,
+                      "mean_target_probability_low<0.05_high>0.9": p.mean(0)[inside][0] < 0.05 and p.mean(0)[inside][-1] > 0.9}
+    if {"x", "y"} <= set(result.factors):  # does the walk move true centroids toward the middle? (issue 24)
+        off_centre = np.hypot(result.factors["x"] - 0.5, result.factors["y"] - 0.5)
+        report["centering_spearman"] = pooled_spearman(alphas, -off_centre, inside)
+        report["mean_off_centre"] = off_centre.mean(0).tolist()
+        report["bars"]["centering_spearman>=0.8"] = report["centering_spearman"] >= 0.8
     return report
 
 

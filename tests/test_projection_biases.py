@@ -133,6 +133,11 @@ def test_constrained_and_varied_factors_follow_the_world_configs() -> None:
 def test_rank_correlation_of_hue_ignores_the_wrap() -> None:
     source = np.array([340.0, 350.0, 355.0, 5.0, 15.0])
     assert rank_correlation("hue", source, (source + 200.0) % 360.0) == pytest.approx(1.0)  # a rotation keeps the order
+    assert rank_correlation("hue", source, (6 * source) % 360.0) == pytest.approx(1.0)  # an arc stretched round the circle
+    arc = np.linspace(330.0, 390.0, 50) % 360.0
+    assert rank_correlation("hue", arc, (60.0 - arc) % 360.0) < 0.6  # a reflection reverses it (at best ρ = 0.5)
+    scrambled = np.random.default_rng(0).uniform(0, 360, 500)
+    assert abs(rank_correlation("hue", np.linspace(0, 60, 500), scrambled)) < 0.2
     assert rank_correlation("size", np.arange(5.0), -np.arange(5.0)) == pytest.approx(-1.0)
     assert np.isnan(rank_correlation("size", np.arange(5.0), np.ones(5)))
 
@@ -183,3 +188,29 @@ def test_the_report_option_refuses_a_model_of_other_data_sets(tmp_path) -> None:
     with pytest.raises(ConfigError, match="report_images"):
         run_projection(compose_config("projection/project", [f"weights={tmp_path / 'p'}", "logger=none",
                                                              "report=true", "report_images=1"]))
+
+
+def test_transport_cost_is_how_far_projected_codes_move() -> None:
+    """Zero for a fresh flow (every data set shares one map, so a projection returns the code), positive once the
+    data sets' flows differ."""
+    from ganalyze.projection.train import transport_cost
+
+    codes, labels, gen = torch.randn(32, 5), torch.arange(3).repeat(11)[:32], torch.Generator().manual_seed(0)
+    fresh = ConditionalFlow((0, 1, 1), LABELS, global_dim=5, global_blocks=2, global_hidden=8, embed_dim=4)
+    assert float(transport_cost(fresh, codes, fresh(codes, labels)[0], labels, gen)) == pytest.approx(0.0, abs=1e-10)
+    moved = broadcast_model().flow
+    cost = transport_cost(moved, codes, moved(codes, labels)[0], labels, torch.Generator().manual_seed(0))
+    assert float(cost) > 1e-5
+
+
+def test_train_projection_with_the_transport_term(tmp_path) -> None:
+    data = tiny_data(n_per_set=10)
+    train, held_out = split_held_out(data, 2)
+    stage = lambda model: {"model": model, "train": {"steps": 2, "lr": 1e-3, "seed": 0, "batch_size": 8, "kl_weight": 0.01}}  # noqa: E731
+    cfg = {"data": {"sets": LABELS},
+           "autoencoder": stage({"resolution": 16, "latent_channels": 0, "stages": 2, "width": 4, "global_dim": 4}),
+           "flow": {**stage({"global_blocks": 2, "global_hidden": 8, "embed_dim": 4}), "transport": 1.0}}
+    logged: dict[str, float] = {}
+    train_projection(train, held_out, cfg, tmp_path, log=lambda step, values: logged.update(values))
+    assert "flow/transport" in logged and logged["flow/transport"] >= 0.0
+    assert ProjectionModel.from_pretrained(tmp_path / "model").labels == LABELS

@@ -83,12 +83,14 @@ class AutoencoderStage:
     model: AutoencoderModel = field(default_factory=AutoencoderModel)
     train: AutoencoderLoop = field(default_factory=AutoencoderLoop)
     pixel_noise: bool = False  # true: measure each data set's pixel noise after training; render adds it
+    init: Optional[str] = setting(None, example="runs/projection/train/model/autoencoder")  # continue from these weights
 
 
 @dataclass
 class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
+    transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
 
 
 @dataclass

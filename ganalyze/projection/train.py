@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from ganalyze.atomic import write_json
 from ganalyze.checkpoint import check_resumable, config_fingerprint, load_checkpoint, save_checkpoint
+from ganalyze.errors import ConfigError
 from ganalyze.projection.autoencoder import AutoEncoder
 from ganalyze.projection.broadcast import build_autoencoder, load_autoencoder
 from ganalyze.projection.datasets import LabelledImages
-from ganalyze.projection.flow import ConditionalFlow
+from ganalyze.projection.flow import ConditionalFlow, standard_normal_log_prob
 from ganalyze.projection.model import ProjectionModel
 
 LossFn = Callable[[torch.Generator], dict[str, torch.Tensor]]
@@ -81,12 +82,23 @@ def random_rows(n_rows: int, batch_size: int, gen: torch.Generator) -> torch.Ten
     return torch.randint(n_rows, (batch_size,), generator=gen)
 
 
+def start_from(ae: AutoEncoder, folder: Path) -> None:
+    """Copy the weights of a trained autoencoder of the same architecture into ``ae`` (training continues from them)."""
+    trained = load_autoencoder(folder)
+    if trained.config != ae.config:
+        raise ConfigError(f"autoencoder.init={str(folder)!r} holds an autoencoder of {trained.config}, not the configured "
+                          f"{ae.config}; give the model/autoencoder folder of a run with the same autoencoder.model.")
+    ae.load_state_dict(trained.state_dict())
+
+
 def train_autoencoder(data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
                       log: LogFn | None = None) -> AutoEncoder:
     """Fit the autoencoder to the union of the data sets (labels unused); saved to run/model/autoencoder."""
     model_cfg, cfg = stage["model"], stage["train"]
     torch.manual_seed(int(cfg["seed"]))
     ae = build_autoencoder(model_cfg)
+    if stage.get("init"):
+        start_from(ae, Path(stage["init"]))
     kl_weight, batch_size = float(cfg["kl_weight"]), int(cfg["batch_size"])
 
     def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -109,10 +121,23 @@ def encode_all(ae: AutoEncoder, data: LabelledImages, batch_size: int = 500) -> 
     return torch.cat(means), torch.cat(logvars)
 
 
+def transport_cost(flow: ConditionalFlow, codes: torch.Tensor, z: torch.Tensor, labels: torch.Tensor,
+                   gen: torch.Generator) -> torch.Tensor:
+    """Mean squared move per code dimension of codes projected onto another data set drawn at random,
+    |T⁻¹(T(h | a) | b) − h|². Maximum likelihood alone leaves free how the data sets' flows pair codes up; this
+    term picks, among flows that fit the data about as well, the one that moves codes least (as optimal
+    transport does), so what the data sets share (the shape) is left alone while what differs moves."""
+    k = len(flow.labels)
+    others = (labels + torch.randint(1, k, labels.shape, generator=gen)) % k if k > 1 else labels
+    return (flow.inverse(z, others) - codes).pow(2).mean()
+
+
 def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
                log: LogFn | None = None) -> ConditionalFlow:
-    """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior."""
-    model_cfg, cfg = stage["model"], stage["train"]
+    """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior,
+    plus stage['transport'] × the mean squared move per code dimension of each code projected onto another
+    data set (see transport_cost)."""
+    model_cfg, cfg, transport = stage["model"], stage["train"], float(stage.get("transport", 0.0))
     torch.manual_seed(int(cfg["seed"]))
     flow = ConditionalFlow(ae.latent_shape, data.names, global_dim=ae.global_dim, seed=int(cfg["seed"]), **model_cfg)
     means, logvars = encode_all(ae, data)
@@ -122,8 +147,13 @@ def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], ide
     def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
         rows = random_rows(len(data), batch_size, gen)
         codes = means[rows] + stds[rows] * torch.randn(means[rows].shape, generator=gen)
-        nll = -flow.log_prob(codes, data.labels[rows]).mean() / flow.dim
-        return {"loss": nll, "nll_per_dim": nll}
+        labels = data.labels[rows]
+        z, logdet = flow(codes, labels)
+        nll = -(standard_normal_log_prob(z) + logdet).mean() / flow.dim
+        if not transport:
+            return {"loss": nll, "nll_per_dim": nll}
+        move = transport_cost(flow, codes, z, labels, gen)
+        return {"loss": nll + transport * move, "nll_per_dim": nll, "transport": move}
 
     optimise("flow", flow, loss, cfg, run / "checkpoints" / "flow.pt", identity, log)
     flow.save_pretrained(run / "model" / "flow")
