@@ -226,13 +226,20 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
                                                       float(np.percentile(real_typical, 5))],
     }
     report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8,
-                      "mean_target_probability_low<0.05_high>0.9": p.mean(0)[inside][0] < 0.05 and p.mean(0)[inside][-1] > 0.9}
+                      "mean_target_probability_low<0.05_high>0.9": bool(p.mean(0)[inside][0] < 0.05 and p.mean(0)[inside][-1] > 0.9)}
     if {"x", "y"} <= set(result.factors):  # does the walk move true centroids toward the middle? (issue 24)
         off_centre = np.hypot(result.factors["x"] - 0.5, result.factors["y"] - 0.5)
         report["centering_spearman"] = pooled_spearman(alphas, -off_centre, inside)
         report["mean_off_centre"] = off_centre.mean(0).tolist()
         report["bars"]["centering_spearman>=0.8"] = report["centering_spearman"] >= 0.8
     return report
+
+
+def numpy_scalar(value: Any) -> Any:
+    """A numpy scalar (such as a bool of a comparison) as the Python value json can write."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/eval")
@@ -252,7 +259,7 @@ def main(cfg: DictConfig) -> None:
               "variant_classifier_held_out_accuracy": accuracies, "pairs": pairs}
     if cfg.direction.run_dir is not None:
         report["direction"] = evaluate_direction(all_sets, model, cfg, out)
-    (out / "eval_projection.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "eval_projection.json").write_text(json.dumps(report, indent=2, default=numpy_scalar) + "\n")
     print(json.dumps(report, indent=2))
 
 
