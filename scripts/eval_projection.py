@@ -228,11 +228,17 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
     report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8,
                       "mean_target_probability_low<0.05_high>0.9": bool(p.mean(0)[inside][0] < 0.05 and p.mean(0)[inside][-1] > 0.9)}
     if {"x", "y"} <= set(result.factors):  # does the walk move true centroids toward the middle? (issue 24)
-        off_centre = np.hypot(result.factors["x"] - 0.5, result.factors["y"] - 0.5)
-        report["centering_spearman"] = pooled_spearman(alphas, -off_centre, inside)
-        report["mean_off_centre"] = off_centre.mean(0).tolist()
+        report.update(centering(result.factors["x"], result.factors["y"], alphas, inside))
         report["bars"]["centering_spearman>=0.8"] = report["centering_spearman"] >= 0.8
     return report
+
+
+def centering(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, inside: np.ndarray) -> dict[str, Any]:
+    """How a walk moves measured centroids (seeds, alphas) toward the image's middle: the pooled Spearman ρ between
+    α and each seed's decrease of |centroid − 0.5| from α = 0, and the mean |centroid − 0.5| per α."""
+    off_centre = np.hypot(x - 0.5, y - 0.5)
+    return {"centering_spearman": pooled_spearman(alphas, -off_centre, inside),
+            "mean_off_centre": off_centre.mean(0).tolist()}
 
 
 def numpy_scalar(value: Any) -> Any:

@@ -214,3 +214,18 @@ def test_train_projection_with_the_transport_term(tmp_path) -> None:
     train_projection(train, held_out, cfg, tmp_path, log=lambda step, values: logged.update(values))
     assert "flow/transport" in logged and logged["flow/transport"] >= 0.0
     assert ProjectionModel.from_pretrained(tmp_path / "model").labels == LABELS
+
+
+def test_centering_counts_centroids_moving_to_the_middle(monkeypatch) -> None:
+    """eval_projection's centering ρ: +1 when every seed's centroid nears the middle as α grows, −1 when it leaves."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "scripts"))
+    from eval_projection import centering
+
+    alphas, inside = np.linspace(-1, 1, 5), np.ones(5, bool)
+    start = np.random.default_rng(0).uniform(0.05, 0.3, (20, 1))  # each seed's offset at α = −1
+    toward = 0.5 + start * (1.2 - 0.5 * (alphas + 1))[None]  # offset shrinks with α
+    result = centering(toward, np.full_like(toward, 0.5), alphas, inside)
+    assert result["centering_spearman"] > 0.8 and result["mean_off_centre"][0] > result["mean_off_centre"][-1]
+    assert centering(toward[:, ::-1], np.full_like(toward, 0.5), alphas, inside)["centering_spearman"] < -0.8
