@@ -2,6 +2,7 @@
 
     ganalyze-project-train                          # autoencoder + flow on warm, cool, centered (14 min with threads=2, 26 min on one busy core)
     ganalyze-project weights=runs/projection/train/model source=warm
+    ganalyze-project weights=runs/projection/train/model report=true   # every ordered pair measured from pixels
 """
 
 from __future__ import annotations
