@@ -225,8 +225,27 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
         "real_typicality_median_and_5th_percentile": [float(np.median(real_typical)),
                                                       float(np.percentile(real_typical, 5))],
     }
-    report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8}
+    report["bars"] = {"spearman>=0.8": report["spearman"] >= 0.8,
+                      "mean_target_probability_low<0.05_high>0.9": bool(p.mean(0)[inside][0] < 0.05 and p.mean(0)[inside][-1] > 0.9)}
+    if {"x", "y"} <= set(result.factors):  # does the walk move true centroids toward the middle? (issue 24)
+        report.update(centering(result.factors["x"], result.factors["y"], alphas, inside))
+        report["bars"]["centering_spearman>=0.8"] = report["centering_spearman"] >= 0.8
     return report
+
+
+def centering(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, inside: np.ndarray) -> dict[str, Any]:
+    """How a walk moves measured centroids (seeds, alphas) toward the image's middle: the pooled Spearman ρ between
+    α and each seed's decrease of |centroid − 0.5| from α = 0, and the mean |centroid − 0.5| per α."""
+    off_centre = np.hypot(x - 0.5, y - 0.5)
+    return {"centering_spearman": pooled_spearman(alphas, -off_centre, inside),
+            "mean_off_centre": off_centre.mean(0).tolist()}
+
+
+def numpy_scalar(value: Any) -> Any:
+    """A numpy scalar (such as a bool of a comparison) as the Python value json can write."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 @hydra.main(version_base="1.3", config_path="pkg://ganalyze.conf", config_name="projection/eval")
@@ -246,7 +265,7 @@ def main(cfg: DictConfig) -> None:
               "variant_classifier_held_out_accuracy": accuracies, "pairs": pairs}
     if cfg.direction.run_dir is not None:
         report["direction"] = evaluate_direction(all_sets, model, cfg, out)
-    (out / "eval_projection.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "eval_projection.json").write_text(json.dumps(report, indent=2, default=numpy_scalar) + "\n")
     print(json.dumps(report, indent=2))
 
 

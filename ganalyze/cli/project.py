@@ -2,6 +2,7 @@
 
     ganalyze-project-train                          # autoencoder + flow on warm, cool, centered (14 min with threads=2, 26 min on one busy core)
     ganalyze-project weights=runs/projection/train/model source=warm
+    ganalyze-project weights=runs/projection/train/model report=true   # every ordered pair measured from pixels
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from ganalyze.memory_budget import check_bytes, check_fits, image_bytes
 from ganalyze.projection.datasets import IMAGE_SUFFIXES, image_files, load_sets, read_image, split_held_out
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, sample_grid, save_grid
+from ganalyze.projection.report import check_world_labels, projection_report
 from ganalyze.projection.settings import ProjectSettings, ProjectTrainSettings
 from ganalyze.projection.train import train_projection
 from ganalyze.typed_settings import from_config, output_folder
 from ganalyze.world import list_variants, load_variant
+from ganalyze.world.classifier import ShapeClassifier
 
 RENDER_COPIES = 3  # a world variant renders a set as floats (plus masks) before it is kept as uint8
 
@@ -102,6 +105,10 @@ def run_projection(cfg: DictConfig) -> Path:
                    hint="project fewer images (e.g. num_inputs=8).")
     check_fits(settings.num_samples * columns, resolution, f"num_samples={settings.num_samples}",
                hint="draw fewer rows (e.g. num_samples=8).")
+    if settings.report:
+        check_world_labels(model.labels)
+        check_fits(settings.report_images * 3 * len(model.labels), resolution, f"report_images={settings.report_images}",
+                   hint="measure fewer images (e.g. report_images=500).")
     cfg = OmegaConf.create(node)
     images = load_inputs(cfg, resolution)
     cells = projection_grid(model, images, torch.full((len(images),), source, dtype=torch.long))
@@ -118,13 +125,18 @@ def run_projection(cfg: DictConfig) -> Path:
         save_grid(samples, model.labels, stage / "samples.png")
         write_json(stage / "projection.json", report)
     paths = {"projection": out / "projection.png", "samples": out / "samples.png"}
+    if settings.report:
+        projection_report(model, ShapeClassifier.from_pretrained(), settings.report_images, settings.seed, out)
+        paths.update({f"strip_{name}": out / f"strip_{name}.png" for name in model.labels})
+        print((out / "report.md").read_text())
     logger = build_logger(cfg.logger, out, "projection", plain(cfg), job_type="projection")
     logger.log_images(paths)
     logger.log_table("p_dataset_given_image", ["input", "column"] + model.labels,
                      [[i, col] + probs for i, row in enumerate(report["p_dataset_given_image"])
                       for col, probs in zip(report["columns"], row)])
     logger.finish()
-    print(f"wrote {out / 'projection.png'}, {out / 'samples.png'} and {out / 'projection.json'}")
+    print(f"wrote {out / 'projection.png'}, {out / 'samples.png'} and {out / 'projection.json'}"
+          + (f"; the report in {out / 'report.json'}, {out / 'report.md'} and strip_<source>.png" if settings.report else ""))
     return out
 
 

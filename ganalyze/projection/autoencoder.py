@@ -22,6 +22,16 @@ from torch import nn
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
 
+def upsampling_decoder(in_channels: int, chans: list[int], depth: int) -> nn.Sequential:
+    """Code-resolution maps of ``in_channels`` -> RGB logits at full resolution: a 3×3 convolution to chans[-1],
+    then a 2× transposed convolution per stage down ``chans``, each followed by depth - 1 more 3×3 convolutions."""
+    refine = lambda c: [m for _ in range(depth - 1) for m in (nn.LeakyReLU(0.2), nn.Conv2d(c, c, 3, padding=1))]  # noqa: E731
+    dec: list[nn.Module] = [nn.Conv2d(in_channels, chans[-1], 3, padding=1), *refine(chans[-1])]
+    for c_in, c_out in zip(chans[::-1][:-1], chans[::-1][1:]):
+        dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), *refine(c_out)]
+    return nn.Sequential(*dec, nn.LeakyReLU(0.2), nn.Conv2d(chans[0], 3, 3, padding=1))
+
+
 class AutoEncoder(nn.Module):
     """Convolutional VAE: images in [0, 1] (N, 3, R, R) <-> codes (N, latent_dim) = [map flattened, global vector].
 
@@ -50,11 +60,7 @@ class AutoEncoder(nn.Module):
         self.spatial_head = nn.Conv2d(chans[-1], 2 * latent_channels, 3, padding=1)
         self.global_head = (nn.Sequential(nn.Linear(2 * chans[-1], chans[-1]), nn.LeakyReLU(0.2),
                                           nn.Linear(chans[-1], 2 * global_dim)) if global_dim else None)
-        refine = lambda c: [m for _ in range(decoder_depth - 1) for m in (nn.LeakyReLU(0.2), nn.Conv2d(c, c, 3, padding=1))]  # noqa: E731
-        dec: list[nn.Module] = [nn.Conv2d(latent_channels + global_dim, chans[-1], 3, padding=1), *refine(chans[-1])]
-        for c_in, c_out in zip(chans[::-1][:-1], chans[::-1][1:]):
-            dec += [nn.LeakyReLU(0.2), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), *refine(c_out)]
-        self.decoder = nn.Sequential(*dec, nn.LeakyReLU(0.2), nn.Conv2d(chans[0], 3, 3, padding=1))
+        self.decoder = upsampling_decoder(latent_channels + global_dim, chans, decoder_depth)
 
     def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [0, 1] -> (mean, log-variance) of the code posterior."""

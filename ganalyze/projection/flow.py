@@ -181,7 +181,8 @@ class ConditionalFlow(nn.Module):
     (squeezed 2×2 into channels when it has fewer than 2) and a dense flow on the global vector, which sees
     a summary of the map when context_dim > 0. A
     projection T⁻¹(T(h | A) | B) therefore changes the map (where and what outline) only as far as A's
-    and B's maps differ, and the global vector (colour, brightness, background) as theirs differ.
+    and B's maps differ, and the global vector (colour, brightness, background) as theirs differ. A shape
+    [0, ...] (the code of a BroadcastAutoEncoder) has no map: the dense flow alone models the whole code.
     """
 
     def __init__(
@@ -214,12 +215,15 @@ class ConditionalFlow(nn.Module):
         self.shape, self.labels, self.global_dim = (channels, height, width), list(labels), global_dim
         self.spatial_dim = channels * height * width
         self.dim = self.spatial_dim + global_dim
-        self.squeeze = 2 if channels < 2 else 1
+        if channels == 0 and not global_dim:
+            raise ValueError("a flow without a map (shape [0, ...]) needs global_dim >= 1")
+        self.squeeze = 2 if channels == 1 else 1
         if height % self.squeeze or width % self.squeeze:
             raise ValueError(f"a one-channel map must have an even side to be squeezed, got shape={list(shape)}")
         map_shape = (channels * self.squeeze**2, height // self.squeeze, width // self.squeeze)
-        self.map_flow = MapFlow(map_shape, len(labels), blocks, hidden, depth, kernel_size, embed_dim, clamp,
-                                positional, seed)
+        self.map_flow = (MapFlow(map_shape, len(labels), blocks, hidden, depth, kernel_size, embed_dim, clamp,
+                                 positional, seed) if channels else None)
+        context_dim = context_dim if channels else 0  # no map, nothing to summarise
         self.global_flow = (MapFlow((global_dim, 1, 1), len(labels), global_blocks, global_hidden, depth, 1,
                                     embed_dim, clamp, False, seed + 1, context_dim) if global_dim else None)
         self.context_net = (nn.Sequential(nn.Conv2d(map_shape[0], hidden, 3, padding=1), nn.LeakyReLU(0.2),
@@ -231,15 +235,18 @@ class ConditionalFlow(nn.Module):
             raise UnknownNameError(f"unknown data set {name!r}; this projection model knows {', '.join(self.labels)}.")
         return self.labels.index(name)
 
-    def _context(self, spatial: torch.Tensor) -> torch.Tensor | None:
+    def _context(self, spatial: torch.Tensor | None) -> torch.Tensor | None:
         """What the global flow sees of the (squeezed) map: a pooled conv summary, or None without context."""
         return None if self.context_net is None else self.context_net(spatial).amax((2, 3))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample."""
         spatial = squeeze(h[:, : self.spatial_dim].reshape(len(h), *self.shape), self.squeeze)
-        z, logdet = self.map_flow(spatial, y)
-        parts = [z.flatten(1)]
+        if self.map_flow is None:
+            parts, logdet = [], h.new_zeros(len(h))
+        else:
+            z, logdet = self.map_flow(spatial, y)
+            parts = [z.flatten(1)]
         if self.global_flow is not None:
             z_global, ld_global = self.global_flow(h[:, self.spatial_dim :, None, None], y, self._context(spatial))
             parts.append(z_global.flatten(1))
@@ -248,8 +255,11 @@ class ConditionalFlow(nn.Module):
 
     def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
-        spatial = self.map_flow.inverse(z[:, : self.spatial_dim].reshape(len(z), *self.map_flow.shape), y)
-        parts = [unsqueeze(spatial, self.squeeze).flatten(1)]
+        if self.map_flow is None:
+            spatial, parts = None, []
+        else:
+            spatial = self.map_flow.inverse(z[:, : self.spatial_dim].reshape(len(z), *self.map_flow.shape), y)
+            parts = [unsqueeze(spatial, self.squeeze).flatten(1)]
         if self.global_flow is not None:
             context = self._context(spatial)
             parts.append(self.global_flow.inverse(z[:, self.spatial_dim :, None, None], y, context).flatten(1))

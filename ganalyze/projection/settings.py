@@ -50,7 +50,7 @@ class AutoencoderLoop(LoopSettings):
 class AutoencoderModel:
     """AutoEncoder's constructor arguments (the resolution comes from data.resolution)."""
 
-    latent_channels: int = setting(1, minimum=1)
+    latent_channels: int = setting(1, minimum=0)  # 0: no map, a global code decoded by broadcasting (broadcast.py)
     stages: int = setting(1, minimum=1, maximum=8)
     width: int = setting(16, minimum=1)
     global_dim: int = setting(8, minimum=0)
@@ -82,12 +82,15 @@ class FlowModel:
 class AutoencoderStage:
     model: AutoencoderModel = field(default_factory=AutoencoderModel)
     train: AutoencoderLoop = field(default_factory=AutoencoderLoop)
+    pixel_noise: bool = False  # true: measure each data set's pixel noise after training; render adds it
+    init: Optional[str] = setting(None, example="runs/projection/train/model/autoencoder")  # continue from these weights
 
 
 @dataclass
 class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
+    transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
 
 
 @dataclass
@@ -106,7 +109,10 @@ class ProjectTrainSettings:
 
     def __post_init__(self) -> None:
         resolution, stages = self.data.resolution, self.autoencoder.model.stages
-        if resolution % 2**stages or (resolution // 2**stages) % (2 if self.autoencoder.model.latent_channels < 2 else 1):
+        if self.autoencoder.model.latent_channels == 0 and self.autoencoder.model.global_dim < 1:
+            raise ConfigError("autoencoder.model.latent_channels=0 (a code without a map) needs "
+                              "autoencoder.model.global_dim >= 1; e.g. autoencoder.model.global_dim=16.")
+        if resolution % 2**stages or (resolution // 2**stages) % (2 if self.autoencoder.model.latent_channels == 1 else 1):
             raise ConfigError(f"data.resolution={resolution} must be divisible by 2**autoencoder.model.stages = "
                               f"{2**stages} (and the code map side even for a one-channel map); e.g. data.resolution=32.")
 
@@ -122,6 +128,8 @@ class ProjectSettings:
     num_samples: int = setting(8, minimum=1)
     temperature: float = setting(0.8, above=0.0, maximum=100.0)
     seed: int = setting(1000000, minimum=0)
+    report: bool = False
+    report_images: int = setting(500, minimum=2, maximum=100000)
     threads: int = setting(1, minimum=1, maximum=1024)
     out_dir: str = setting("runs/projection/project")
     logger: Any = None

@@ -18,9 +18,11 @@ from tqdm import tqdm
 
 from ganalyze.atomic import write_json
 from ganalyze.checkpoint import check_resumable, config_fingerprint, load_checkpoint, save_checkpoint
+from ganalyze.errors import ConfigError
 from ganalyze.projection.autoencoder import AutoEncoder
+from ganalyze.projection.broadcast import build_autoencoder, load_autoencoder
 from ganalyze.projection.datasets import LabelledImages
-from ganalyze.projection.flow import ConditionalFlow
+from ganalyze.projection.flow import ConditionalFlow, standard_normal_log_prob
 from ganalyze.projection.model import ProjectionModel
 
 LossFn = Callable[[torch.Generator], dict[str, torch.Tensor]]
@@ -80,12 +82,23 @@ def random_rows(n_rows: int, batch_size: int, gen: torch.Generator) -> torch.Ten
     return torch.randint(n_rows, (batch_size,), generator=gen)
 
 
+def start_from(ae: AutoEncoder, folder: Path) -> None:
+    """Copy the weights of a trained autoencoder of the same architecture into ``ae`` (training continues from them)."""
+    trained = load_autoencoder(folder)
+    if trained.config != ae.config:
+        raise ConfigError(f"autoencoder.init={str(folder)!r} holds an autoencoder of {trained.config}, not the configured "
+                          f"{ae.config}; give the model/autoencoder folder of a run with the same autoencoder.model.")
+    ae.load_state_dict(trained.state_dict())
+
+
 def train_autoencoder(data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
                       log: LogFn | None = None) -> AutoEncoder:
     """Fit the autoencoder to the union of the data sets (labels unused); saved to run/model/autoencoder."""
     model_cfg, cfg = stage["model"], stage["train"]
     torch.manual_seed(int(cfg["seed"]))
-    ae = AutoEncoder(**model_cfg)
+    ae = build_autoencoder(model_cfg)
+    if stage.get("init"):
+        start_from(ae, Path(stage["init"]))
     kl_weight, batch_size = float(cfg["kl_weight"]), int(cfg["batch_size"])
 
     def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -108,10 +121,23 @@ def encode_all(ae: AutoEncoder, data: LabelledImages, batch_size: int = 500) -> 
     return torch.cat(means), torch.cat(logvars)
 
 
+def transport_cost(flow: ConditionalFlow, codes: torch.Tensor, z: torch.Tensor, labels: torch.Tensor,
+                   gen: torch.Generator) -> torch.Tensor:
+    """Mean squared move per code dimension of codes projected onto another data set drawn at random,
+    |T⁻¹(T(h | a) | b) − h|². Maximum likelihood alone leaves free how the data sets' flows pair codes up; this
+    term picks, among flows that fit the data about as well, the one that moves codes least (as optimal
+    transport does), so what the data sets share (the shape) is left alone while what differs moves."""
+    k = len(flow.labels)
+    others = (labels + torch.randint(1, k, labels.shape, generator=gen)) % k if k > 1 else labels
+    return (flow.inverse(z, others) - codes).pow(2).mean()
+
+
 def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
                log: LogFn | None = None) -> ConditionalFlow:
-    """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior."""
-    model_cfg, cfg = stage["model"], stage["train"]
+    """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior,
+    plus stage['transport'] × the mean squared move per code dimension of each code projected onto another
+    data set (see transport_cost)."""
+    model_cfg, cfg, transport = stage["model"], stage["train"], float(stage.get("transport", 0.0))
     torch.manual_seed(int(cfg["seed"]))
     flow = ConditionalFlow(ae.latent_shape, data.names, global_dim=ae.global_dim, seed=int(cfg["seed"]), **model_cfg)
     means, logvars = encode_all(ae, data)
@@ -121,12 +147,32 @@ def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], ide
     def loss(gen: torch.Generator) -> dict[str, torch.Tensor]:
         rows = random_rows(len(data), batch_size, gen)
         codes = means[rows] + stds[rows] * torch.randn(means[rows].shape, generator=gen)
-        nll = -flow.log_prob(codes, data.labels[rows]).mean() / flow.dim
-        return {"loss": nll, "nll_per_dim": nll}
+        labels = data.labels[rows]
+        z, logdet = flow(codes, labels)
+        nll = -(standard_normal_log_prob(z) + logdet).mean() / flow.dim
+        if not transport:
+            return {"loss": nll, "nll_per_dim": nll}
+        move = transport_cost(flow, codes, z, labels, gen)
+        return {"loss": nll + transport * move, "nll_per_dim": nll, "transport": move}
 
     optimise("flow", flow, loss, cfg, run / "checkpoints" / "flow.pt", identity, log)
     flow.save_pretrained(run / "model" / "flow")
     return flow
+
+
+@torch.no_grad()
+def pixel_noise(ae: AutoEncoder, data: LabelledImages, per_set: int = 1000) -> list[float]:
+    """Pixel noise per data set beyond the decoder's own error: σ_y² = s_y² − min_k s_k², where s_y is the robust
+    spread (1.4826 · median absolute residual) of the reconstruction residuals of up to ``per_set`` images of y.
+    White noise touches every pixel, so it moves the median; the decoder's errors sit on few (edge) pixels."""
+    spreads = []
+    for i, _ in enumerate(data.names):
+        rows = (data.labels == i).nonzero().flatten()[:per_set]
+        images = data.batch(rows)[0]
+        residual = torch.cat([ae(chunk) - chunk for chunk in images.split(250)])
+        spreads.append(1.4826 * float(residual.abs().median()))
+    floor = min(spreads)
+    return [math.sqrt(max(0.0, s * s - floor * floor)) for s in spreads]
 
 
 @torch.no_grad()
@@ -153,15 +199,17 @@ def train_projection(data: LabelledImages, held_out: LabelledImages, cfg: dict[s
     ae_checkpoint = run / "checkpoints" / "autoencoder.pt"
     if (model_ae / "model.pt").is_file() and ae_checkpoint.is_file():  # a resumed run whose first stage is done
         check_resumable(load_checkpoint(ae_checkpoint), ae_identity, ae_checkpoint)
-        ae = AutoEncoder.from_pretrained(model_ae)
+        ae = load_autoencoder(model_ae)
     else:
         ae = train_autoencoder(data, cfg["autoencoder"], ae_identity, run, log)
     ae.requires_grad_(False)
     ae_steps = int(cfg["autoencoder"]["train"]["steps"])  # the flow's steps are logged after the autoencoder's
     flow_log = None if log is None else lambda step, values: log(ae_steps + step, values)
     flow = train_flow(ae, data, cfg["flow"], {**ae_identity, "flow": cfg["flow"]}, run, flow_log)
-    model = ProjectionModel(ae, flow).eval()
-    metrics = held_out_metrics(model, held_out)
+    noise = pixel_noise(ae, data) if cfg["autoencoder"].get("pixel_noise", False) else None
+    model = ProjectionModel(ae, flow, noise).eval()
+    model.save_pretrained(run / "model")  # the noise file beside the two models
+    metrics = {**held_out_metrics(model, held_out), "noise_std": model.noise_std.tolist()}
     write_json(run / "train_metrics.json", metrics)
     if flow_log is not None:
         flow_log(int(cfg["flow"]["train"]["steps"]), {f"held_out/{k}": v for k, v in metrics.items()})
