@@ -380,18 +380,22 @@ def markdown_table(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- the whole job (--job)
 
+BIGGAN_JOB = ["generator=biggan_deep_128", "generator.pretrained=false", "assessor=memnet", "assessor.pretrained=false",
+              "train.steps=2", "train.batch_size=4", "eval.random_directions=1"]
 JOBS: dict[str, list[str]] = {
     # ganalyze-train overrides of each job (besides logger=none, run_dir and threads)
     "main": [],  # the README's main job: the shapes world's size direction, default settings
     # BigGAN-deep-128 + MemNet with random weights (the published architecture and cost): a short training and an
     # evaluation of 50 seeds x 9 α x 2 directions (the trained one and one random baseline)
-    "biggan": ["generator=biggan_deep_128", "generator.pretrained=false", "assessor=memnet", "assessor.pretrained=false",
-               "train.steps=2", "train.batch_size=4", "eval.num_seeds=50", "eval.random_directions=1"],
+    "biggan": [*BIGGAN_JOB, "eval.num_seeds=50"],
+    "biggan_small": [*BIGGAN_JOB, "eval.num_seeds=8"],  # the same with 8 seeds (its visual definition's): a quick look
     # a miniature for tests of the harness: a 32 px random BigGAN and the brightness assessor
     "tiny": ["generator=tiny_biggan", "assessor=brightness", "train.steps=2", "train.batch_size=4",
              "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
 }
-EVALUATIONS = ("today", "once")  # the straightforward evaluation (evaluate(fast=None)) and the default
+# the straightforward evaluation (evaluate(fast=None)), the default (the run's train.fast), and the default with the
+# frozen networks' forward compiled (train.fast.compile=true for the evaluation alone: the training stays eager)
+EVALUATIONS = ("today", "once", "compiled")
 
 
 def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, float]]:
@@ -419,20 +423,26 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
     def today(*args: Any, **kwargs: Any) -> Any:
         return evaluate(*args, **{**kwargs, "fast": None})
 
+    def compiled(*args: Any, **kwargs: Any) -> Any:
+        return evaluate(*args, **{**kwargs, "fast": replace(kwargs["fast"], compile=True)})
+
     overrides = JOBS[job] + ["logger=none", f"run_dir={folder}", f"threads={torch.get_num_threads()}"]
+    way = {"today": today, "once": evaluate, "compiled": compiled}[evaluation]
     with mock.patch.object(jobs, "train", timed("training", jobs.train)), \
             mock.patch.object(jobs, "evaluation_job", timed("evaluation", jobs.evaluation_job)), \
-            mock.patch.object(jobs, "evaluate", today if evaluation == "today" else evaluate):
+            mock.patch.object(jobs, "evaluate", way):
         timed("job", lambda: jobs.train_job(to_settings(job_config(overrides))))()
     return seconds
 
 
 def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per job and evaluation way: median seconds of each phase (the process: also Python's start and imports),
-    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over today's way."""
+    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over the first way
+    measured (today's, by default)."""
     rows = []
     for job in dict.fromkeys(m["job"] for m in measured):
-        for way in EVALUATIONS:
+        ways = list(dict.fromkeys(m["evaluation"] for m in measured if m["job"] == job))
+        for way in ways:
             runs = [m["seconds"] for m in measured if m["job"] == job and m["evaluation"] == way]
             row: dict[str, Any] = {"job": job, "evaluation": way, "runs": len(runs)}
             for phase in ("process", "job", "training", "evaluation"):
@@ -443,8 +453,8 @@ def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row[f"evaluation_share_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"job_{clock}_s"]
                 row[f"evaluation_share_of_process_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"process_{clock}_s"]
             rows.append(row)
-        before, after = rows[-2], rows[-1]
-        for row in (before, after):
+        before = rows[-len(ways)]
+        for row in rows[-len(ways):]:
             for phase in ("job", "evaluation"):
                 for clock in ("wall", "cpu"):
                     row[f"{phase}_speedup_{clock}"] = before[f"{phase}_{clock}_s"] / row[f"{phase}_{clock}_s"]
@@ -453,12 +463,13 @@ def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def job_table(report: dict[str, Any]) -> str:
     """The --job rows as a markdown table (seconds as wall / CPU)."""
+    first = report["job_rows"][0]["evaluation"]
     lines = [f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
              f"{report['repeats']} run(s) per row (median), alternating; load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report['load_average_end'][0]:.1f} at the end.",
              "",
              "| job | evaluation | process s | job s | training s | evaluation s | outside training (of job) "
-             "| evaluation share (of job) | evaluation share (of process) | evaluation × today | job × today |",
+             f"| evaluation share (of job) | evaluation share (of process) | evaluation × {first} | job × {first} |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["job_rows"]:
         pair = lambda key, f="{:.1f}": f"{f.format(r[key + '_wall_s'])} / {f.format(r[key + '_cpu_s'])}"  # noqa: E731
@@ -472,7 +483,8 @@ def job_table(report: dict[str, Any]) -> str:
     lines += ["", "Seconds and ratios as wall clock / CPU time. process: the worker process from start to end "
                   "(Python's start and imports too); job: from composing the config to the job's end. today: every image of every direction "
                   "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
-                  "by every judge that needs it, on networks prepared for the fast path (the default)."]
+                  "by every judge that needs it, on networks prepared for the fast path (the default); compiled: once, "
+                  "with the frozen networks' forward compiled (train.fast.compile=true; the time includes compiling)."]
     return "\n".join(lines)
 
 
@@ -483,12 +495,16 @@ def run_jobs(args: argparse.Namespace) -> int:
     if unknown or not jobs or args.repeats <= 0:
         raise ConfigError(f"--jobs={args.jobs!r} must name jobs from {', '.join(JOBS)} (unknown: {unknown}) and "
                           f"--repeats={args.repeats} must be positive, e.g. --job --jobs main --repeats 2.")
+    ways = list(dict.fromkeys(w.strip() for w in args.evaluations.split(",") if w.strip()))
+    if not ways or any(w not in EVALUATIONS for w in ways):
+        raise ConfigError(f"--evaluations={args.evaluations!r} must name evaluation ways from {', '.join(EVALUATIONS)} "
+                          "(the first is the one the others are compared with), e.g. --evaluations today,once.")
     report: dict[str, Any] = {"machine": machine_description("cpu"), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                               "torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
-                              "load_average_start": os.getloadavg(), "measured": []}
+                              "evaluations": ways, "load_average_start": os.getloadavg(), "measured": []}
     for job in jobs:
         for repeat in range(args.repeats):
-            for way in EVALUATIONS:
+            for way in ways:
                 print(f"ganalyze-bench: job {job}, evaluation {way}, run {repeat + 1} ...", file=sys.stderr)
                 start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
                 measured = run_job_in_subprocess({"job": job, "evaluation": way}, args.threads)
@@ -526,6 +542,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="time whole ganalyze-train jobs (--jobs), today's evaluation against ours, instead of steps")
     parser.add_argument("--jobs", default="main,biggan", help=f"with --job: comma-separated, from {', '.join(JOBS)}")
     parser.add_argument("--repeats", type=int, default=1, help="with --job: runs of each job and evaluation way")
+    parser.add_argument("--evaluations", default="today,once",
+                        help=f"with --job: evaluation ways, comma-separated, from {', '.join(EVALUATIONS)}; "
+                             "speed-ups are over the first")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -608,7 +627,8 @@ def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
                json.dumps({**job, "out": str(out)})]
         done = subprocess.run(cmd, env=env)
         if done.returncode != 0:
-            raise GanalyzeError(f"the benchmark of {job['world']} on {job['device']} failed (worker exit "
+            what = f"job {job['job']} ({job['evaluation']})" if "job" in job else f"{job['world']} on {job['device']}"
+            raise GanalyzeError(f"the benchmark of {what} failed (worker exit "
                                 f"{done.returncode}); its output is above. Nothing was written to the report.")
         return json.loads(out.read_text())
 
