@@ -396,6 +396,7 @@ JOBS: dict[str, list[str]] = {
 # the straightforward evaluation (evaluate(fast=None)), the default (the run's train.fast), and the default with the
 # frozen networks' forward compiled (train.fast.compile=true for the evaluation alone: the training stays eager)
 EVALUATIONS = ("today", "once", "compiled")
+PARTS = ("generator", "assessor")  # networks whose forward time inside the evaluation is reported on its own
 
 
 def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, float]]:
@@ -418,7 +419,33 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
             return result
         return run
 
-    evaluate = jobs.evaluate
+    evaluate, build_roles, run_evaluation = jobs.evaluate, jobs.build_roles, jobs.evaluation_job
+    parts = {part: {"wall": 0.0, "cpu": 0.0} for part in PARTS}
+    evaluating = [False]
+
+    def clocked(module: torch.nn.Module, part: str) -> None:  # its forward's seconds while the evaluation runs
+        started: list[dict[str, float]] = []
+        module.register_forward_pre_hook(lambda *_: started.append(_clocks(device)) if evaluating[0] else None)
+
+        def stop(*_: Any) -> None:
+            if started:
+                end, start = _clocks(device), started.pop()
+                for clock in end:
+                    parts[part][clock] += end[clock] - start[clock]
+        module.register_forward_hook(stop)
+
+    def roles_clocked(*args: Any, **kwargs: Any) -> Any:
+        roles = build_roles(*args, **kwargs)
+        clocked(roles.generator, "generator")
+        clocked(roles.assessor, "assessor")
+        return roles
+
+    def evaluation_job(*args: Any, **kwargs: Any) -> Any:
+        evaluating[0] = True
+        try:
+            return run_evaluation(*args, **kwargs)
+        finally:
+            evaluating[0] = False
 
     def today(*args: Any, **kwargs: Any) -> Any:
         return evaluate(*args, **{**kwargs, "fast": None})
@@ -429,9 +456,11 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
     overrides = JOBS[job] + ["logger=none", f"run_dir={folder}", f"threads={torch.get_num_threads()}"]
     way = {"today": today, "once": evaluate, "compiled": compiled}[evaluation]
     with mock.patch.object(jobs, "train", timed("training", jobs.train)), \
-            mock.patch.object(jobs, "evaluation_job", timed("evaluation", jobs.evaluation_job)), \
+            mock.patch.object(jobs, "build_roles", roles_clocked), \
+            mock.patch.object(jobs, "evaluation_job", timed("evaluation", evaluation_job)), \
             mock.patch.object(jobs, "evaluate", way):
         timed("job", lambda: jobs.train_job(to_settings(job_config(overrides))))()
+    seconds.update({f"evaluation_{part}": clocks for part, clocks in parts.items()})
     return seconds
 
 
@@ -445,9 +474,15 @@ def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for way in ways:
             runs = [m["seconds"] for m in measured if m["job"] == job and m["evaluation"] == way]
             row: dict[str, Any] = {"job": job, "evaluation": way, "runs": len(runs)}
-            for phase in ("process", "job", "training", "evaluation"):
+            phases = ["process", "job", "training", "evaluation", *(f"evaluation_{p}" for p in PARTS if
+                                                                      all(f"evaluation_{p}" in r for r in runs))]
+            for phase in phases:
                 for clock in ("wall", "cpu"):
                     row[f"{phase}_{clock}_s"] = statistics.median(r[phase][clock] for r in runs)
+            if "evaluation_generator" in phases:  # the rest: scores' bookkeeping, measurement, files and pictures
+                for clock in ("wall", "cpu"):
+                    row[f"evaluation_rest_{clock}_s"] = row[f"evaluation_{clock}_s"] - sum(
+                        row[f"evaluation_{p}_{clock}_s"] for p in PARTS)
             for clock in ("wall", "cpu"):
                 row[f"outside_training_share_{clock}"] = 1 - row[f"training_{clock}_s"] / row[f"job_{clock}_s"]
                 row[f"evaluation_share_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"job_{clock}_s"]
@@ -485,6 +520,15 @@ def job_table(report: dict[str, Any]) -> str:
                   "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
                   "by every judge that needs it, on networks prepared for the fast path (the default); compiled: once, "
                   "with the frozen networks' forward compiled (train.fast.compile=true; the time includes compiling)."]
+    split = [r for r in report["job_rows"] if "evaluation_rest_wall_s" in r]
+    if split:
+        lines += ["", "Where the evaluation's time goes (seconds, wall / CPU): the generator's forward, the assessor's "
+                      "(MemNet: its ten crops), and the rest (measurement, metrics, files and pictures).", "",
+                  "| job | evaluation | evaluation s | generator s | assessor s | rest s |", "|---|---|---|---|---|---|"]
+        for r in split:
+            pair = lambda key: f"{r[key + '_wall_s']:.1f} / {r[key + '_cpu_s']:.1f}"  # noqa: E731
+            lines.append(f"| {r['job']} | {r['evaluation']} | {pair('evaluation')} | {pair('evaluation_generator')} "
+                         f"| {pair('evaluation_assessor')} | {pair('evaluation_rest')} |")
     return "\n".join(lines)
 
 

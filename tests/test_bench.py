@@ -93,9 +93,13 @@ def test_bench_job_times_the_whole_tiny_job_both_ways_and_reports_shares(tmp_pat
         assert 0 < row["evaluation_share_cpu"] < row["outside_training_share_cpu"] < 1
         assert row["evaluation_share_of_process_cpu"] < row["evaluation_share_cpu"]
     assert today["evaluation_speedup_wall"] == 1.0 and once["evaluation_speedup_wall"] > 0
+    for row in (today, once):  # the networks' forward time inside the evaluation, and the rest
+        parts = [row[f"evaluation_{p}_cpu_s"] for p in ("generator", "assessor", "rest")]
+        assert min(parts[:2]) > 0 and sum(parts) == pytest.approx(row["evaluation_cpu_s"])
+        assert row["evaluation_generator_cpu_s"] < row["evaluation_cpu_s"]
     assert report["cpu_capability"] and report["machine"]
     printed = capsys.readouterr().out
-    assert "| tiny | today |" in printed and "| tiny | once |" in printed
+    assert "| tiny | today |" in printed and "| tiny | once |" in printed and "| generator s | assessor s |" in printed
 
 
 def test_bench_job_rejects_unknown_jobs(tmp_path, capsys):
