@@ -394,7 +394,7 @@ JOBS: dict[str, list[str]] = {
              "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
 }
 # the straightforward evaluation (evaluate(fast=None)), the default (the run's train.fast), and the default with the
-# frozen networks' forward compiled (train.fast.compile=true for the evaluation alone: the training stays eager)
+# frozen networks' forward compiled at the evaluation's start (as train.fast.compile=true compiles them for training)
 EVALUATIONS = ("today", "once", "compiled")
 PARTS = ("generator", "assessor")  # networks whose forward time inside the evaluation is reported on its own
 
@@ -450,8 +450,10 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
     def today(*args: Any, **kwargs: Any) -> Any:
         return evaluate(*args, **{**kwargs, "fast": None})
 
-    def compiled(*args: Any, **kwargs: Any) -> Any:
-        return evaluate(*args, **{**kwargs, "fast": replace(kwargs["fast"], compile=True)})
+    def compiled(generator: torch.nn.Module, transformer: Any, assessor: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        for network in (generator, assessor):  # as the training compiles them (the evaluation itself never does)
+            prepare_frozen(network, replace(kwargs["fast"], compile=True))
+        return evaluate(generator, transformer, assessor, *args, **kwargs)
 
     overrides = JOBS[job] + ["logger=none", f"run_dir={folder}", f"threads={torch.get_num_threads()}"]
     way = {"today": today, "once": evaluate, "compiled": compiled}[evaluation]

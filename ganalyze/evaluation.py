@@ -14,7 +14,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -326,10 +326,10 @@ def draw_rhos(result: Sweep, alphas: np.ndarray, inside: np.ndarray) -> dict[str
 
 def inference_ready(module: torch.nn.Module | None, fast: FastPath) -> None:
     """Prepare a frozen network (eval mode, no gradients) in place for the fast path's inference: fixed spectral
-    norms, channels_last, and with ``fast.compile`` its forward compiled (once: a network the training compiled
-    keeps that, recompiled by torch for no_grad); leave any other as it is."""
+    norms, channels_last; never compiled here (on the AVX2 CPU compiling BigGAN and MemNet cost more than it won back:
+    docs/performance.md); leave any other as it is. A forward the training compiled stays compiled."""
     if module is not None and not module.training and not any(p.requires_grad for p in module.parameters()):
-        prepare_frozen(module, fast)
+        prepare_frozen(module, replace(fast, compile=False))
 
 
 def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.Module,
