@@ -560,12 +560,37 @@ def run_jobs(args: argparse.Namespace) -> int:
                     "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
                 report["measured"].append(measured)
     report["load_average_end"] = os.getloadavg()
+    return write_job_report(report, args.out)
+
+
+def write_job_report(report: dict[str, Any], out: str) -> int:
+    """Add the rows and the table to a --job report of measured runs, write it and print the table."""
     report["job_rows"] = job_rows(report["measured"])
     report["markdown"] = job_table(report)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out, report)
     print(report["markdown"])
-    print(f"\nJSON report: {args.out}")
+    print(f"\nJSON report: {out}")
     return 0
+
+
+def merge_jobs(paths: list[str], out: str) -> int:
+    """ganalyze-bench --job --merge: one report of the runs of several --job reports (e.g. ways run at the same time
+    in separate commands on a busy machine), in the order given; each run keeps its own load averages."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--merge {path}: not a readable ganalyze-bench --job report ({err}).") from None
+        if not isinstance(reports[-1].get("measured"), list):
+            raise ConfigError(f"--merge {path}: holds no measured runs; give reports written by ganalyze-bench --job.")
+    first = reports[0]
+    report = {**{k: first[k] for k in ("machine", "cpu_capability", "torch", "threads", "repeats")},
+              "merged_from": paths,  # the busiest start and end among them; each run keeps its own below
+              **{key: max((r[key] for r in reports), key=lambda a: a[0]) for key in ("load_average_start", "load_average_end")},
+              "measured": [dict(m, load_average=(r["load_average_start"], r["load_average_end"]))
+                           for r in reports for m in r["measured"]]}
+    return write_job_report(report, out)
 
 
 # ---------------------------------------------------------------- command line
@@ -591,6 +616,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--evaluations", default="today,once",
                         help=f"with --job: evaluation ways, comma-separated, from {', '.join(EVALUATIONS)}; "
                              "speed-ups are over the first")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
+                        help="with --job: time nothing; merge these --job reports into one (speed-ups over the first way)")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -696,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
         write_text(job["out"], json.dumps(measured))
         return 0
     output_file("--out", args.out, "bench.json")
+    if args.job and args.merge:
+        return merge_jobs(args.merge, args.out)
     if args.job:
         return run_jobs(args)
     jobs = plan(args)

@@ -113,6 +113,28 @@ def test_bench_job_rejects_unknown_evaluation_ways(tmp_path, capsys, bad):
     assert "--evaluations" in capsys.readouterr().err
 
 
+def test_bench_job_merges_reports_of_ways_run_apart(tmp_path, capsys):
+    """--merge: the runs of two reports in one table, the second way compared with the first; bad files refused."""
+    def report(way, evaluation, load):
+        seconds = {phase: {"wall": value, "cpu": value}
+                   for phase, value in (("training", 1.0), ("evaluation", evaluation), ("job", 10.0), ("process", 11.0))}
+        return {"machine": "m", "cpu_capability": "AVX2", "torch": "t", "threads": 1, "repeats": 1,
+                "load_average_start": [load, 0, 0], "load_average_end": [load, 0, 0],
+                "measured": [{"job": "biggan", "evaluation": way, "seconds": seconds}]}
+    paths = [tmp_path / "today.json", tmp_path / "once.json"]
+    paths[0].write_text(json.dumps(report("today", 8.0, 2.0)))
+    paths[1].write_text(json.dumps(report("once", 4.0, 5.0)))
+    out = tmp_path / "merged.json"
+    assert main(["--job", "--merge", *map(str, paths), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert [r["evaluation"] for r in merged["job_rows"]] == ["today", "once"]
+    assert merged["job_rows"][1]["evaluation_speedup_cpu"] == 2.0 and merged["load_average_start"][0] == 5.0
+    assert merged["measured"][0]["load_average"] == [[2.0, 0, 0], [2.0, 0, 0]] and "| biggan | once |" in capsys.readouterr().out
+    paths[1].write_text("{}")
+    assert exit_code(["--job", "--merge", *map(str, paths), "--out", str(out)]) == 2
+    assert "no measured runs" in capsys.readouterr().err
+
+
 def test_job_rows_compare_every_way_with_the_first_measured():
     """Speed-ups over the first way given (here once), per job, medians of the repeats."""
     def run(way, evaluation, job=10.0):
