@@ -501,8 +501,10 @@ def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def job_table(report: dict[str, Any]) -> str:
     """The --job rows as a markdown table (seconds as wall / CPU)."""
     first = report["job_rows"][0]["evaluation"]
+    how = (f"merged from {len(report['merged_from'])} reports (ways run in separate commands; each run's load "
+           "averages in its measured entry)" if "merged_from" in report else "alternating")
     lines = [f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
-             f"{report['repeats']} run(s) per row (median), alternating; load average "
+             f"{report['repeats']} run(s) per row (median), {how}; load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report['load_average_end'][0]:.1f} at the end.",
              "",
              "| job | evaluation | process s | job s | training s | evaluation s | outside training (of job) "
