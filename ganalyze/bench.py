@@ -389,6 +389,7 @@ JOBS: dict[str, list[str]] = {
     # evaluation of 50 seeds x 9 α x 2 directions (the trained one and one random baseline)
     "biggan": [*BIGGAN_JOB, "eval.num_seeds=50"],
     "biggan_small": [*BIGGAN_JOB, "eval.num_seeds=8"],  # the same with 8 seeds (its visual definition's): a quick look
+    "biggan_batch8": [*BIGGAN_JOB, "eval.num_seeds=50", "eval.batch_size=8"],  # the biggan job in batches of 8 images
     # a miniature for tests of the harness: a 32 px random BigGAN and the brightness assessor
     "tiny": ["generator=tiny_biggan", "assessor=brightness", "train.steps=2", "train.batch_size=4",
              "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
