@@ -380,18 +380,24 @@ def markdown_table(report: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- the whole job (--job)
 
+BIGGAN_JOB = ["generator=biggan_deep_128", "generator.pretrained=false", "assessor=memnet", "assessor.pretrained=false",
+              "train.steps=2", "train.batch_size=4", "eval.random_directions=1"]
 JOBS: dict[str, list[str]] = {
     # ganalyze-train overrides of each job (besides logger=none, run_dir and threads)
     "main": [],  # the README's main job: the shapes world's size direction, default settings
     # BigGAN-deep-128 + MemNet with random weights (the published architecture and cost): a short training and an
     # evaluation of 50 seeds x 9 α x 2 directions (the trained one and one random baseline)
-    "biggan": ["generator=biggan_deep_128", "generator.pretrained=false", "assessor=memnet", "assessor.pretrained=false",
-               "train.steps=2", "train.batch_size=4", "eval.num_seeds=50", "eval.random_directions=1"],
+    "biggan": [*BIGGAN_JOB, "eval.num_seeds=50"],
+    "biggan_small": [*BIGGAN_JOB, "eval.num_seeds=8"],  # the same with 8 seeds (its visual definition's): a quick look
+    "biggan_batch8": [*BIGGAN_JOB, "eval.num_seeds=50", "eval.batch_size=8"],  # the biggan job in batches of 8 images
     # a miniature for tests of the harness: a 32 px random BigGAN and the brightness assessor
     "tiny": ["generator=tiny_biggan", "assessor=brightness", "train.steps=2", "train.batch_size=4",
              "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
 }
-EVALUATIONS = ("today", "once")  # the straightforward evaluation (evaluate(fast=None)) and the default
+# the straightforward evaluation (evaluate(fast=None)), the default (the run's train.fast), and the default with the
+# frozen networks' forward compiled at the evaluation's start (as train.fast.compile=true compiles them for training)
+EVALUATIONS = ("today", "once", "compiled")
+PARTS = ("generator", "assessor")  # networks whose forward time inside the evaluation is reported on its own
 
 
 def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, float]]:
@@ -414,37 +420,79 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
             return result
         return run
 
-    evaluate = jobs.evaluate
+    evaluate, build_roles, run_evaluation = jobs.evaluate, jobs.build_roles, jobs.evaluation_job
+    parts = {part: {"wall": 0.0, "cpu": 0.0} for part in PARTS}
+    evaluating = [False]
+
+    def clocked(module: torch.nn.Module, part: str) -> None:  # its forward's seconds while the evaluation runs
+        started: list[dict[str, float]] = []
+        module.register_forward_pre_hook(lambda *_: started.append(_clocks(device)) if evaluating[0] else None)
+
+        def stop(*_: Any) -> None:
+            if started:
+                end, start = _clocks(device), started.pop()
+                for clock in end:
+                    parts[part][clock] += end[clock] - start[clock]
+        module.register_forward_hook(stop)
+
+    def roles_clocked(*args: Any, **kwargs: Any) -> Any:
+        roles = build_roles(*args, **kwargs)
+        clocked(roles.generator, "generator")
+        clocked(roles.assessor, "assessor")
+        return roles
+
+    def evaluation_job(*args: Any, **kwargs: Any) -> Any:
+        evaluating[0] = True
+        try:
+            return run_evaluation(*args, **kwargs)
+        finally:
+            evaluating[0] = False
 
     def today(*args: Any, **kwargs: Any) -> Any:
         return evaluate(*args, **{**kwargs, "fast": None})
 
+    def compiled(generator: torch.nn.Module, transformer: Any, assessor: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        for network in (generator, assessor):  # as the training compiles them (the evaluation itself never does)
+            prepare_frozen(network, replace(kwargs["fast"], compile=True))
+        return evaluate(generator, transformer, assessor, *args, **kwargs)
+
     overrides = JOBS[job] + ["logger=none", f"run_dir={folder}", f"threads={torch.get_num_threads()}"]
+    way = {"today": today, "once": evaluate, "compiled": compiled}[evaluation]
     with mock.patch.object(jobs, "train", timed("training", jobs.train)), \
-            mock.patch.object(jobs, "evaluation_job", timed("evaluation", jobs.evaluation_job)), \
-            mock.patch.object(jobs, "evaluate", today if evaluation == "today" else evaluate):
+            mock.patch.object(jobs, "build_roles", roles_clocked), \
+            mock.patch.object(jobs, "evaluation_job", timed("evaluation", evaluation_job)), \
+            mock.patch.object(jobs, "evaluate", way):
         timed("job", lambda: jobs.train_job(to_settings(job_config(overrides))))()
+    seconds.update({f"evaluation_{part}": clocks for part, clocks in parts.items()})
     return seconds
 
 
 def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per job and evaluation way: median seconds of each phase (the process: also Python's start and imports),
-    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over today's way."""
+    the shares outside training and in the evaluation (by wall and CPU time), and the speed-ups over the first way
+    measured (today's, by default)."""
     rows = []
     for job in dict.fromkeys(m["job"] for m in measured):
-        for way in EVALUATIONS:
+        ways = list(dict.fromkeys(m["evaluation"] for m in measured if m["job"] == job))
+        for way in ways:
             runs = [m["seconds"] for m in measured if m["job"] == job and m["evaluation"] == way]
             row: dict[str, Any] = {"job": job, "evaluation": way, "runs": len(runs)}
-            for phase in ("process", "job", "training", "evaluation"):
+            phases = ["process", "job", "training", "evaluation", *(f"evaluation_{p}" for p in PARTS if
+                                                                      all(f"evaluation_{p}" in r for r in runs))]
+            for phase in phases:
                 for clock in ("wall", "cpu"):
                     row[f"{phase}_{clock}_s"] = statistics.median(r[phase][clock] for r in runs)
+            if "evaluation_generator" in phases:  # the rest: scores' bookkeeping, measurement, files and pictures
+                for clock in ("wall", "cpu"):
+                    row[f"evaluation_rest_{clock}_s"] = row[f"evaluation_{clock}_s"] - sum(
+                        row[f"evaluation_{p}_{clock}_s"] for p in PARTS)
             for clock in ("wall", "cpu"):
                 row[f"outside_training_share_{clock}"] = 1 - row[f"training_{clock}_s"] / row[f"job_{clock}_s"]
                 row[f"evaluation_share_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"job_{clock}_s"]
                 row[f"evaluation_share_of_process_{clock}"] = row[f"evaluation_{clock}_s"] / row[f"process_{clock}_s"]
             rows.append(row)
-        before, after = rows[-2], rows[-1]
-        for row in (before, after):
+        before = rows[-len(ways)]
+        for row in rows[-len(ways):]:
             for phase in ("job", "evaluation"):
                 for clock in ("wall", "cpu"):
                     row[f"{phase}_speedup_{clock}"] = before[f"{phase}_{clock}_s"] / row[f"{phase}_{clock}_s"]
@@ -453,12 +501,15 @@ def job_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def job_table(report: dict[str, Any]) -> str:
     """The --job rows as a markdown table (seconds as wall / CPU)."""
+    first = report["job_rows"][0]["evaluation"]
+    how = (f"merged from {len(report['merged_from'])} reports (ways run in separate commands; each run's load "
+           "averages in its measured entry)" if "merged_from" in report else "alternating")
     lines = [f"Machine: {report['machine']}; torch {report['torch']}; {report['threads']} CPU thread(s); "
-             f"{report['repeats']} run(s) per row (median), alternating; load average "
+             f"{report['repeats']} run(s) per row (median), {how}; load average "
              f"{report['load_average_start'][0]:.1f} at the start, {report['load_average_end'][0]:.1f} at the end.",
              "",
              "| job | evaluation | process s | job s | training s | evaluation s | outside training (of job) "
-             "| evaluation share (of job) | evaluation share (of process) | evaluation × today | job × today |",
+             f"| evaluation share (of job) | evaluation share (of process) | evaluation × {first} | job × {first} |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["job_rows"]:
         pair = lambda key, f="{:.1f}": f"{f.format(r[key + '_wall_s'])} / {f.format(r[key + '_cpu_s'])}"  # noqa: E731
@@ -472,7 +523,17 @@ def job_table(report: dict[str, Any]) -> str:
     lines += ["", "Seconds and ratios as wall clock / CPU time. process: the worker process from start to end "
                   "(Python's start and imports too); job: from composing the config to the job's end. today: every image of every direction "
                   "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
-                  "by every judge that needs it, on networks prepared for the fast path (the default)."]
+                  "by every judge that needs it, on networks prepared for the fast path (the default); compiled: once, "
+                  "with the frozen networks' forward compiled (train.fast.compile=true; the time includes compiling)."]
+    split = [r for r in report["job_rows"] if "evaluation_rest_wall_s" in r]
+    if split:
+        lines += ["", "Where the evaluation's time goes (seconds, wall / CPU): the generator's forward, the assessor's "
+                      "(MemNet: its ten crops), and the rest (measurement, metrics, files and pictures).", "",
+                  "| job | evaluation | evaluation s | generator s | assessor s | rest s |", "|---|---|---|---|---|---|"]
+        for r in split:
+            pair = lambda key: f"{r[key + '_wall_s']:.1f} / {r[key + '_cpu_s']:.1f}"  # noqa: E731
+            lines.append(f"| {r['job']} | {r['evaluation']} | {pair('evaluation')} | {pair('evaluation_generator')} "
+                         f"| {pair('evaluation_assessor')} | {pair('evaluation_rest')} |")
     return "\n".join(lines)
 
 
@@ -483,12 +544,16 @@ def run_jobs(args: argparse.Namespace) -> int:
     if unknown or not jobs or args.repeats <= 0:
         raise ConfigError(f"--jobs={args.jobs!r} must name jobs from {', '.join(JOBS)} (unknown: {unknown}) and "
                           f"--repeats={args.repeats} must be positive, e.g. --job --jobs main --repeats 2.")
+    ways = list(dict.fromkeys(w.strip() for w in args.evaluations.split(",") if w.strip()))
+    if not ways or any(w not in EVALUATIONS for w in ways):
+        raise ConfigError(f"--evaluations={args.evaluations!r} must name evaluation ways from {', '.join(EVALUATIONS)} "
+                          "(the first is the one the others are compared with), e.g. --evaluations today,once.")
     report: dict[str, Any] = {"machine": machine_description("cpu"), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                               "torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
-                              "load_average_start": os.getloadavg(), "measured": []}
+                              "evaluations": ways, "load_average_start": os.getloadavg(), "measured": []}
     for job in jobs:
         for repeat in range(args.repeats):
-            for way in EVALUATIONS:
+            for way in ways:
                 print(f"ganalyze-bench: job {job}, evaluation {way}, run {repeat + 1} ...", file=sys.stderr)
                 start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
                 measured = run_job_in_subprocess({"job": job, "evaluation": way}, args.threads)
@@ -498,12 +563,37 @@ def run_jobs(args: argparse.Namespace) -> int:
                     "cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
                 report["measured"].append(measured)
     report["load_average_end"] = os.getloadavg()
+    return write_job_report(report, args.out)
+
+
+def write_job_report(report: dict[str, Any], out: str) -> int:
+    """Add the rows and the table to a --job report of measured runs, write it and print the table."""
     report["job_rows"] = job_rows(report["measured"])
     report["markdown"] = job_table(report)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out, report)
     print(report["markdown"])
-    print(f"\nJSON report: {args.out}")
+    print(f"\nJSON report: {out}")
     return 0
+
+
+def merge_jobs(paths: list[str], out: str) -> int:
+    """ganalyze-bench --job --merge: one report of the runs of several --job reports (e.g. ways run at the same time
+    in separate commands on a busy machine), in the order given; each run keeps its own load averages."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--merge {path}: not a readable ganalyze-bench --job report ({err}).") from None
+        if not isinstance(reports[-1].get("measured"), list):
+            raise ConfigError(f"--merge {path}: holds no measured runs; give reports written by ganalyze-bench --job.")
+    first = reports[0]
+    report = {**{k: first[k] for k in ("machine", "cpu_capability", "torch", "threads", "repeats")},
+              "merged_from": paths,  # the busiest start and end among them; each run keeps its own below
+              **{key: max((r[key] for r in reports), key=lambda a: a[0]) for key in ("load_average_start", "load_average_end")},
+              "measured": [dict(m, load_average=(r["load_average_start"], r["load_average_end"]))
+                           for r in reports for m in r["measured"]]}
+    return write_job_report(report, out)
 
 
 # ---------------------------------------------------------------- command line
@@ -526,6 +616,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="time whole ganalyze-train jobs (--jobs), today's evaluation against ours, instead of steps")
     parser.add_argument("--jobs", default="main,biggan", help=f"with --job: comma-separated, from {', '.join(JOBS)}")
     parser.add_argument("--repeats", type=int, default=1, help="with --job: runs of each job and evaluation way")
+    parser.add_argument("--evaluations", default="today,once",
+                        help=f"with --job: evaluation ways, comma-separated, from {', '.join(EVALUATIONS)}; "
+                             "speed-ups are over the first")
+    parser.add_argument("--merge", nargs="+", default=None, metavar="REPORT",
+                        help="with --job: time nothing; merge these --job reports into one (speed-ups over the first way)")
     parser.add_argument("--out", default="bench.json", help="where to write the JSON report")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one world, one device
     return parser.parse_args(argv)
@@ -608,7 +703,8 @@ def run_job_in_subprocess(job: dict[str, Any], threads: int) -> dict[str, Any]:
                json.dumps({**job, "out": str(out)})]
         done = subprocess.run(cmd, env=env)
         if done.returncode != 0:
-            raise GanalyzeError(f"the benchmark of {job['world']} on {job['device']} failed (worker exit "
+            what = f"job {job['job']} ({job['evaluation']})" if "job" in job else f"{job['world']} on {job['device']}"
+            raise GanalyzeError(f"the benchmark of {what} failed (worker exit "
                                 f"{done.returncode}); its output is above. Nothing was written to the report.")
         return json.loads(out.read_text())
 
@@ -630,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
         write_text(job["out"], json.dumps(measured))
         return 0
     output_file("--out", args.out, "bench.json")
+    if args.job and args.merge:
+        return merge_jobs(args.merge, args.out)
     if args.job:
         return run_jobs(args)
     jobs = plan(args)

@@ -89,11 +89,13 @@ def alpha_grid(alpha_range: tuple[float, float], scale: float, num: int) -> np.n
 
 @dataclass
 class Sweep:
-    """Everything measured for one direction: arrays of shape (seeds, alphas)."""
+    """Everything measured for one direction: arrays of shape (seeds, alphas); ``images`` (kept seeds, alphas, C, H,
+    W) in [0, 1] on the CPU, the images of the first seeds where the sweep was asked to keep them (else None)."""
 
     scores: np.ndarray
     factors: dict[str, np.ndarray]
     predicted: np.ndarray | None
+    images: torch.Tensor | None = None
 
 
 @dataclass
@@ -153,12 +155,14 @@ def judge(images: torch.Tensor, assessor: torch.nn.Module, tools: WorldTools | N
 @torch.no_grad()
 def sweep(generator: Generator, transformer: Transformer, assessor: torch.nn.Module, z: torch.Tensor, y: torch.Tensor,
           alphas: np.ndarray, settings: EvalSettings, tools: WorldTools | None, label: str, classify: bool = True,
-          shared: dict[int, tuple[torch.Tensor, Judged]] | None = None, dtype: torch.dtype = torch.float32) -> Sweep:
+          shared: dict[int, tuple[torch.Tensor, Judged]] | None = None, dtype: torch.dtype = torch.float32,
+          keep: int = 0) -> Sweep:
     """Generate and measure every (seed, α) pair in batches, under no_grad, in ``dtype`` (bf16: autocast).
 
     ``shared`` (batch start -> latents, judged) holds the α = 0 batches of earlier sweeps of the same seeds: a
-    batch whose edited latents equal those (T(z, 0) = z for the linear walk) is not generated again.
-    ``classify`` false leaves the shape class unmeasured (predicted is None).
+    batch whose edited latents equal those (T(z, 0) = z for the linear walk) is not generated again (unless it holds
+    images to keep). ``classify`` false leaves the shape class unmeasured (predicted is None). The images of the
+    first ``keep`` seeds are kept (Sweep.images), for a visual definition drawn without generating them again.
     """
     device = next(transformer.parameters()).device
     alpha_dim = int(getattr(transformer, "alpha_dim", 1))
@@ -167,17 +171,22 @@ def sweep(generator: Generator, transformer: Transformer, assessor: torch.nn.Mod
     factors: dict[str, np.ndarray] = {}
     classify = bool(classify and tools and tools.classifier)
     predicted = np.zeros((len(z), len(alphas)), dtype=np.int64) if classify else None
+    keep = min(keep, len(z))
+    kept: list[list[torch.Tensor]] = [[] for _ in alphas]
     bar = tqdm(total=len(alphas) * len(chunks), desc=f"eval {label}", unit="batch", mininterval=0.5)
     for j, value in enumerate(alphas):
         for start, stop in chunks:
             zc, yc = z[start:stop].to(device), y[start:stop].to(device)
             latents = transformer(zc, slider_alpha(value, len(zc), alpha_dim, settings.slider, zc.device), yc)
-            reuse = shared.get(start) if shared is not None and value == 0 else None
+            reuse = shared.get(start) if shared is not None and value == 0 and start >= keep else None
             if reuse is not None and torch.equal(reuse[0], latents) and (reuse[1].predicted is not None or not classify):
                 judged = reuse[1]
             else:
                 with autocast(dtype, latents.device):
-                    judged = judge(generator(latents, yc), assessor, tools, classify)
+                    images = generator(latents, yc)
+                    judged = judge(images, assessor, tools, classify)
+                if start < keep:
+                    kept[j].append(images[: keep - start].float().cpu())
                 if shared is not None and value == 0:
                     shared[start] = (latents, judged)
             scores[start:stop, j] = judged.scores
@@ -187,7 +196,8 @@ def sweep(generator: Generator, transformer: Transformer, assessor: torch.nn.Mod
                 predicted[start:stop, j] = judged.predicted
             bar.update(1)
     bar.close()
-    return Sweep(scores, factors, predicted)
+    images = torch.stack([torch.cat(column) for column in kept], dim=1) if keep else None
+    return Sweep(scores, factors, predicted, images)
 
 
 def zero_index(alphas: np.ndarray) -> int:
@@ -316,7 +326,8 @@ def draw_rhos(result: Sweep, alphas: np.ndarray, inside: np.ndarray) -> dict[str
 
 def inference_ready(module: torch.nn.Module | None, fast: FastPath) -> None:
     """Prepare a frozen network (eval mode, no gradients) in place for the fast path's inference: fixed spectral
-    norms, channels_last (never compiled here: the evaluation's batch shapes vary); leave any other as it is."""
+    norms, channels_last; never compiled here (on the AVX2 CPU compiling BigGAN and MemNet cost more than it won back:
+    docs/performance.md); leave any other as it is. A forward the training compiled stays compiled."""
     if module is not None and not module.training and not any(p.requires_grad for p in module.parameters()):
         prepare_frozen(module, replace(fast, compile=False))
 
@@ -334,8 +345,10 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     ``tools`` replaces the instruments chosen by ``settings.world`` (e.g. to measure more factors).
 
     Each image is generated once: the α = 0 images, the same for every linear direction, are shared; of the
-    extra draws, whose ρ alone is kept, only the α that ρ reads are generated, and the shape classifier skipped. ``fast`` prepares the frozen
-    networks in place (see inference_ready) and sets the precision (a job passes its train.fast);
+    extra draws, whose ρ alone is kept, only the α that ρ reads are generated, and the shape classifier skipped; the
+    trained sweep keeps the images of its first ``grid_seeds`` seeds, the visual definition's (see
+    walk.walk_of_sweep). ``fast`` prepares the frozen networks in place (see inference_ready) and sets the
+    precision (a job passes its train.fast);
     None is the straightforward evaluation, every image of every direction generated and judged in full on the
     networks as they are: ganalyze-bench --job times it as the baseline.
     """
@@ -355,12 +368,13 @@ def evaluate(generator: Generator, transformer: Transformer, assessor: torch.nn.
     dtype = compute_dtype(fast.precision, device) if fast is not None else torch.float32
     shared: dict[int, tuple[torch.Tensor, Judged]] | None = {} if fast is not None else None
 
-    def measured(model: Transformer, label: str, grid: np.ndarray = alphas, classify: bool = True) -> Sweep:
-        return sweep(generator, model, assessor, z, y, grid, settings, tools, label, classify, shared, dtype)
+    def measured(model: Transformer, label: str, grid: np.ndarray = alphas, classify: bool = True, keep: int = 0) -> Sweep:
+        return sweep(generator, model, assessor, z, y, grid, settings, tools, label, classify, shared, dtype, keep)
 
     sweeps, metrics = {}, {}
     for direction, model in zip(DIRECTIONS, (transformer.eval(), baselines[0])):
-        sweeps[direction] = measured(model, direction)
+        keep = settings.grid_seeds if direction == "trained" and fast is not None else 0  # the visual definition's
+        sweeps[direction] = measured(model, direction, keep=keep)
         metrics[direction] = direction_metrics(sweeps[direction], alphas, inside, y.numpy(), alpha_range, score_range)
     # Of the extra draws only ρ is kept, which reads the trained range and α = 0: the other α are not generated.
     read = np.ones_like(inside) if fast is None else inside | (alphas == 0)

@@ -96,9 +96,14 @@ def prepare_frozen(module: nn.Module, fast: FastPath) -> nn.Module:
     freeze_spectral_norms(module)
     if fast.channels_last:
         module.to(memory_format=torch.channels_last)
-    if fast.compile:  # the forward alone: hooks (see repeated_batch) stay outside the compiled code
+    if fast.compile and not is_compiled(module):  # the forward alone: hooks (see repeated_batch) stay outside
         module.forward = torch.compile(module.forward, backend=compile_backend(fast.memory_budget))
     return module
+
+
+def is_compiled(module: nn.Module) -> bool:
+    """Whether prepare_frozen already compiled ``module``'s forward (the training's, which the evaluation reuses)."""
+    return "forward" in vars(module)
 
 
 @functools.cache

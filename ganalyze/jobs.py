@@ -21,7 +21,7 @@ from ganalyze.build import build_assessor, build_generator, build_logger, build_
 from ganalyze.checkpoint import load_checkpoint
 from ganalyze.distributed import DataParallel, from_environment, shutdown
 from ganalyze.errors import ConfigError
-from ganalyze.evaluation import EvalSettings, Evaluation, evaluate, save_evaluation
+from ganalyze.evaluation import EvalSettings, Evaluation, Sweep, WorldTools, evaluate, save_evaluation, world_tools
 from ganalyze.generators.base import Generator
 from ganalyze.generators.classes import resolve_classes
 from ganalyze.logger import NullLogger
@@ -34,7 +34,7 @@ from ganalyze.steerability import run_steerability
 from ganalyze.training import CHECKPOINT_FILE, resume_state, train
 from ganalyze.transformers import Transformer, load_transformer
 from ganalyze.visuals import definition_title, plot_changes, plot_loss, sample_records
-from ganalyze.walk import Walk, class_label, walk
+from ganalyze.walk import Walk, class_label, walk, walk_of_sweep
 
 log = logging.getLogger("ganalyze.run")
 
@@ -189,14 +189,20 @@ def seed_label(seed: int) -> str:
 
 
 def grid_walk(settings: RunSettings, roles: Roles, seeds: list[int], alphas: Any, classes: list[int] | None,
-              what: str = "") -> Walk:
-    """``seeds`` of ``classes`` walked over ``alphas``, titled with what was trained and what is shown."""
+              what: str = "", tools: WorldTools | None = None, swept: Sweep | None = None) -> Walk:
+    """``seeds`` of ``classes`` walked over ``alphas``, titled with what was trained and what is shown; measured
+    with ``tools`` (default: the world's when the generator is the shapes generator). ``swept``, a sweep of the
+    trained direction over these ``alphas`` whose first seeds are ``seeds`` of ``classes`` and whose images it
+    kept, gives the walk without generating anything again."""
     z, y = latents_for_seeds(roles.generator, seeds, classes)
     assessor = assessor_name(settings)
     title = definition_title(assessor, generator_name(settings), what or None, trained_edit(settings))
-    return walk(roles.generator, roles.transformer, roles.assessor, z, y, alphas, [seed_label(s) for s in seeds],
-                title, settings.eval.slider, trained_range=tuple(settings.train.alpha_range),
-                score_label=f"{assessor} score of the image")
+    labels, trained_range = [seed_label(s) for s in seeds], tuple(settings.train.alpha_range)
+    score_label = f"{assessor} score of the image"
+    if swept is not None:
+        return walk_of_sweep(swept, roles.generator, y, alphas, labels, title, trained_range, score_label)
+    return walk(roles.generator, roles.transformer, roles.assessor, z, y, alphas, labels, title, settings.eval.slider,
+                tools, trained_range, score_label)
 
 
 def assessor_name(settings: RunSettings) -> str:
@@ -214,18 +220,21 @@ def evaluation_job(settings: RunSettings, roles: Roles, folder: Path, out: Path,
     """Evaluate on held-out seeds, write metrics/rows/plots/visual definitions to ``out``, and log them."""
     eval_settings = eval_for(settings, roles.generator)
     grid_classes = class_ids(eval_settings.grid_classes, roles.generator) or []  # checked before anything is written
+    tools = world_tools(roles.generator, eval_settings.world)  # loaded once, for the sweeps and every grid
     evaluation = evaluate(roles.generator, roles.transformer, roles.assessor, settings.train.alpha_range, eval_settings,
-                          seed=settings.seed, fast=settings.train.fast)
+                          seed=settings.seed, tools=tools, fast=settings.train.fast)
     save_evaluation(evaluation, out)
     pictures: dict[str, Any] = {"eval/changes_vs_alpha": plot_changes(
         evaluation, out / "changes_vs_alpha.png", assessor=assessor_name(settings), generator=generator_name(settings),
         trained=trained_edit(settings))}
-    seeds = evaluation.seeds[: eval_settings.grid_seeds]
+    seeds = evaluation.seeds[: eval_settings.grid_seeds]  # the sweep's first seeds, whose images it kept (if fast)
+    trained = evaluation.sweeps["trained"]
     grids = {"": eval_settings.classes,
              **{f"_class{c}": [c] for c in grid_classes}}
     for suffix, classes in grids.items():
         what = class_label(roles.generator, classes[0]) if suffix else ""
-        result = grid_walk(settings, roles, seeds, evaluation.alphas, classes, what)
+        swept = trained if not suffix and trained.images is not None else None
+        result = grid_walk(settings, roles, seeds, evaluation.alphas, classes, what, tools, swept)
         path = write_with(out / f"visual_definition{suffix}.png", lambda f, r=result: r.grid().save(f, format="PNG"))
         pictures[f"eval/visual_definition{suffix}"] = path
         if not suffix:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganalyze.evaluation import WorldTools, slider_alpha, world_tools
+from ganalyze.evaluation import Sweep, WorldTools, slider_alpha, world_tools
 from ganalyze.generators.base import Generator
 from ganalyze.transformers.base import Transformer
 from ganalyze.visuals import image_grid
@@ -66,8 +66,28 @@ def walk(generator: Generator, transformer: Transformer, assessor: torch.nn.Modu
             measured.append({name: v.numpy() for name, v in tools.measure(images.cpu()).items()})
             if tools.classifier is not None:
                 kept.append((tools.classifier.to(images.device)(images).argmax(1) == y).cpu().numpy())
-    labels = [f"{name} {class_label(generator, int(c))}" for name, c in zip(row_names, y.cpu())]
     factors = {name: np.stack([m[name] for m in measured], axis=1) for name in (measured[0] if measured else {})}
     return Walk(torch.stack(columns, dim=1), np.stack(scores, axis=1), np.asarray(alphas, dtype=float),
-                y.cpu().numpy(), labels, title, factors, np.stack(kept, axis=1) if kept else None,
-                trained_range, score_label)
+                y.cpu().numpy(), row_labels(generator, row_names, y), title, factors,
+                np.stack(kept, axis=1) if kept else None, trained_range, score_label)
+
+
+def row_labels(generator: Generator, row_names: Sequence[str], y: torch.Tensor | np.ndarray) -> list[str]:
+    """Each row's name and class, the labels at the left of a walk's grid."""
+    return [f"{name} {class_label(generator, int(c))}" for name, c in zip(row_names, y)]
+
+
+def walk_of_sweep(result: Sweep, generator: Generator, y: torch.Tensor, alphas: Sequence[float],
+                  row_names: Sequence[str], title: str, trained_range: tuple[float, float] | None = None,
+                  score_label: str | None = None) -> Walk:
+    """The walk of a sweep's first seeds (one per row name, of classes ``y``) over the sweep's α, from the images
+    the sweep kept and what it measured of them: what ``walk`` gives for them, without generating them again."""
+    n = len(row_names)
+    if result.images is None or len(result.images) < n or result.images.shape[1] != len(alphas):
+        kept = "no images" if result.images is None else f"images of {tuple(result.images.shape[:2])} (seeds, α)"
+        raise ValueError(f"the sweep kept {kept}, not the {n} seeds x {len(alphas)} α of this walk")
+    y = y.cpu().numpy()[:n]
+    kept_class = None if result.predicted is None else result.predicted[:n] == y[:, None]
+    return Walk(result.images[:n], result.scores[:n], np.asarray(alphas, dtype=float), y,
+                row_labels(generator, row_names, y), title, {k: v[:n] for k, v in result.factors.items()},
+                kept_class, trained_range, score_label)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from assessors.caffenet import ten_crop
-from ganalyze.bench import EVALUATIONS, fast_settings, main, variants_for
+from ganalyze.bench import fast_settings, job_rows, main, variants_for
 from ganalyze.reference_step import ten_crop_loop
 
 
@@ -87,17 +87,61 @@ def test_bench_job_times_the_whole_tiny_job_both_ways_and_reports_shares(tmp_pat
     assert main(["--job", "--jobs", "tiny", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     today, once = report["job_rows"]
-    assert [(r["job"], r["evaluation"], r["runs"]) for r in (today, once)] == [("tiny", w, 1) for w in EVALUATIONS]
+    assert [(r["job"], r["evaluation"], r["runs"]) for r in (today, once)] == [("tiny", w, 1) for w in ("today", "once")]
     for row in (today, once):
         assert 0 < row["training_wall_s"] + row["evaluation_wall_s"] <= row["job_wall_s"] < row["process_wall_s"]
         assert 0 < row["evaluation_share_cpu"] < row["outside_training_share_cpu"] < 1
         assert row["evaluation_share_of_process_cpu"] < row["evaluation_share_cpu"]
     assert today["evaluation_speedup_wall"] == 1.0 and once["evaluation_speedup_wall"] > 0
+    for row in (today, once):  # the networks' forward time inside the evaluation, and the rest
+        parts = [row[f"evaluation_{p}_cpu_s"] for p in ("generator", "assessor", "rest")]
+        assert min(parts[:2]) > 0 and sum(parts) == pytest.approx(row["evaluation_cpu_s"])
+        assert row["evaluation_generator_cpu_s"] < row["evaluation_cpu_s"]
     assert report["cpu_capability"] and report["machine"]
     printed = capsys.readouterr().out
-    assert "| tiny | today |" in printed and "| tiny | once |" in printed
+    assert "| tiny | today |" in printed and "| tiny | once |" in printed and "| generator s | assessor s |" in printed
 
 
 def test_bench_job_rejects_unknown_jobs(tmp_path, capsys):
     assert exit_code(["--job", "--jobs", "nope", "--out", str(tmp_path / "b.json")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["fast", "", "once,never"])
+def test_bench_job_rejects_unknown_evaluation_ways(tmp_path, capsys, bad):
+    assert exit_code(["--job", "--jobs", "tiny", "--evaluations", bad, "--out", str(tmp_path / "b.json")]) == 2
+    assert "--evaluations" in capsys.readouterr().err
+
+
+def test_bench_job_merges_reports_of_ways_run_apart(tmp_path, capsys):
+    """--merge: the runs of two reports in one table, the second way compared with the first; bad files refused."""
+    def report(way, evaluation, load):
+        seconds = {phase: {"wall": value, "cpu": value}
+                   for phase, value in (("training", 1.0), ("evaluation", evaluation), ("job", 10.0), ("process", 11.0))}
+        return {"machine": "m", "cpu_capability": "AVX2", "torch": "t", "threads": 1, "repeats": 1,
+                "load_average_start": [load, 0, 0], "load_average_end": [load, 0, 0],
+                "measured": [{"job": "biggan", "evaluation": way, "seconds": seconds}]}
+    paths = [tmp_path / "today.json", tmp_path / "once.json"]
+    paths[0].write_text(json.dumps(report("today", 8.0, 2.0)))
+    paths[1].write_text(json.dumps(report("once", 4.0, 5.0)))
+    out = tmp_path / "merged.json"
+    assert main(["--job", "--merge", *map(str, paths), "--out", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert [r["evaluation"] for r in merged["job_rows"]] == ["today", "once"]
+    assert merged["job_rows"][1]["evaluation_speedup_cpu"] == 2.0 and merged["load_average_start"][0] == 5.0
+    assert merged["measured"][0]["load_average"] == [[2.0, 0, 0], [2.0, 0, 0]] and "| biggan | once |" in capsys.readouterr().out
+    paths[1].write_text("{}")
+    assert exit_code(["--job", "--merge", *map(str, paths), "--out", str(out)]) == 2
+    assert "no measured runs" in capsys.readouterr().err
+
+
+def test_job_rows_compare_every_way_with_the_first_measured():
+    """Speed-ups over the first way given (here once), per job, medians of the repeats."""
+    def run(way, evaluation, job=10.0):
+        return {"job": "biggan", "evaluation": way, "seconds": {
+            phase: {"wall": value, "cpu": value}
+            for phase, value in (("training", 1.0), ("evaluation", evaluation), ("job", job), ("process", job + 1))}}
+    rows = job_rows([run("once", 8.0), run("compiled", 4.0, job=6.0), run("once", 6.0), run("compiled", 2.0, job=6.0)])
+    assert [(r["evaluation"], r["runs"]) for r in rows] == [("once", 2), ("compiled", 2)]
+    assert rows[0]["evaluation_wall_s"] == 7.0 and rows[1]["evaluation_speedup_cpu"] == 7.0 / 3.0
+    assert rows[0]["job_speedup_wall"] == 1.0 and rows[1]["job_speedup_wall"] == 10.0 / 6.0

@@ -14,7 +14,7 @@ from torch import nn
 from assessors.registry import create_assessor
 from ganalyze.errors import ConfigError
 from ganalyze.fast_path import (PLAIN, FastPath, alphas_for_batch, bf16_is_faster, bf16_is_native, compact_activations,
-                                compile_backend, compute_dtype, freeze_spectral_norms, prepare_frozen, repeated_batch)
+                                compile_backend, compute_dtype, freeze_spectral_norms, is_compiled, prepare_frozen, repeated_batch)
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.objectives.score import ScoreObjective
 from ganalyze.training import TrainSettings, train, train_step
@@ -84,6 +84,18 @@ def test_memory_budget_backend_compiles_with_the_partitioner_budget_set(monkeypa
     assert compile_backend(0.3)(None, []) == 0.3
     assert partitioner.activation_memory_budget == before
     assert compile_backend(1.0) == "inductor" and compile_backend(0.3) is compile_backend(0.3)
+
+
+def test_prepare_frozen_compiles_a_forward_once(monkeypatch):
+    """Preparing a network twice (the training, then a compiled evaluation) compiles its forward once."""
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **_: compiled.append(fn) or fn)
+    frozen = nn.Sequential(nn.Conv2d(3, 4, 3)).eval().requires_grad_(False)
+    prepare_frozen(frozen, FastPath(precision="fp32"))
+    assert compiled == [] and not is_compiled(frozen)
+    for _ in range(2):
+        prepare_frozen(frozen, FastPath(precision="fp32", compile=True))
+    assert len(compiled) == 1 and is_compiled(frozen)
 
 
 def test_repeated_batch_runs_the_networks_once_and_equals_the_repeated_run():
