@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from assessors import create_assessor
-from ganalyze import evaluation as evaluation_module
 from ganalyze.evaluation import EvalSettings, evaluate, world_tools
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.jobs import build_roles, evaluation_job, grid_walk
