@@ -201,6 +201,7 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     import train_shapes_generator as script
 
     cfg = tiny_trainer_config(tmp_path, "variant=rare_class", "model.decoder=broadcast", "model.decoder_depth=3",
+                              "model.frame=true", "model.fourier=2",
                               "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=star",
                               "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
                               "fit_samples=1200")
@@ -244,6 +245,25 @@ def test_bad_imle_settings_fail_before_training(tmp_path: Path, monkeypatch: pyt
     assert not (tmp_path / "c.pt").exists()
 
 
-def test_unknown_decoder_is_refused() -> None:
+def test_unknown_decoder_and_bad_broadcast_options_are_refused() -> None:
     with pytest.raises(ValueError, match="decoder must be one of"):
         ShapesGenerator(**TINY, decoder="pixelcnn")
+    with pytest.raises(ValueError, match="together with frame=True"):
+        ShapesGenerator(**TINY, decoder="broadcast", fourier=2)
+    with pytest.raises(ValueError, match="depth must be at least 2"):
+        ShapesGenerator(**TINY, decoder="broadcast", decoder_depth=1)
+
+
+def test_broadcast_frame_follows_the_predicted_shift() -> None:
+    """With frame=True, moving the frame's shift moves the drawn picture by the same amount (whole pixels)."""
+    torch.manual_seed(0)
+    g = ShapesGenerator(**{**TINY, "resolution": 16}, decoder="broadcast", frame=True, fourier=2, decoder_depth=2)
+    dec = g.decoder
+    torch.nn.init.zeros_(dec.coords_in.weight[:, :2])  # only the frame's coordinates reach the pixels
+    w, y = torch.zeros(1, 4), torch.tensor([0])
+    with torch.no_grad():
+        still = dec(w, y)
+        dec.frame.bias[0] = 4 * 2 / 15  # four pixels to the right (the grid spans [-1, 1] over 15 steps)
+        moved = dec(w, y)
+    assert torch.allclose(moved[..., 4:], still[..., :-4], atol=1e-5)
+    assert not torch.allclose(moved, still, atol=1e-3)

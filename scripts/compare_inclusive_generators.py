@@ -1,0 +1,112 @@
+"""Baseline against inclusive (IMLE) shapes generators over training seeds: the IMLE-GAN table of issue 20.
+
+Each run folder holds audit/report.json (ganalyze-audit audit=inclusiveness) and quality/quality.json
+(ganalyze-quality); an arm is a glob of run folders, one per training seed. Per arm: the rare class's data and
+generated rate, precision, recall and modes covered, all-image precision and recall, and the majority's
+quality (the lowest class accuracy over the other classes, the largest factor W1/σ), as mean with a 95%
+t-interval over seeds. Example (scripts/inclusive_generator_study.sh runs it):
+    python scripts/compare_inclusive_generators.py --arm 'baseline=runs/inclusive/baseline_s*' \
+        --arm 'IMLE=runs/inclusive/imle_s*' --rare star --out runs/inclusive/table
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from ganalyze.atomic import write_json, write_text
+from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import ConfigError
+from ganalyze.world import SHAPE_NAMES
+from ganalyze.world.quality import BARRED_FACTORS
+
+COLUMNS = (("rare_data_rate", "data rate"), ("rare_generated_rate", "generated rate"),
+           ("rare_precision", "precision"), ("rare_recall", "recall"), ("rare_modes_covered", "modes covered"),
+           ("rare_class_accuracy", "class accuracy"), ("all_precision", "precision"), ("all_recall", "recall"),
+           ("majority_accuracy_min", "min class accuracy"), ("w1_sigma_max", "max W1/σ"))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file, or a ConfigError naming the run folder that lacks it."""
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: every run folder needs audit/report.json (ganalyze-audit "
+                          f"audit=inclusiveness out_dir=RUN/audit) and quality/quality.json (ganalyze-quality --out-dir RUN/quality).")
+    return json.loads(path.read_text())
+
+
+def run_numbers(folder: Path, rare: str) -> dict[str, float]:
+    """The table's numbers of one trained generator."""
+    audit, quality = read_json(folder / "audit" / "report.json"), read_json(folder / "quality" / "quality.json")
+    row = next(r for r in audit["attributes"] if r["attribute"] == "class" and r["value"] == rare)
+    modes = audit["mode_coverage"]["per_class"][rare]
+    accuracy = quality["class_accuracy"]["generated_per_class"]
+    return {"rare_data_rate": row["data_rate"], "rare_generated_rate": row["generated_rate"],
+            "rare_precision": row["precision"] if row["precision"] is not None else float("nan"),
+            "rare_recall": row["recall"] if row["recall"] is not None else float("nan"),
+            "rare_modes_covered": modes["covered"] / max(modes["modes"], 1), "rare_class_accuracy": accuracy[rare],
+            "all_precision": audit["overall"]["precision"], "all_recall": audit["overall"]["recall"],
+            "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare),
+            "w1_sigma_max": max(quality["factors"][f]["w1_sigma"] or float("inf") for f in BARRED_FACTORS)}
+
+
+def summarise(values: list[float]) -> dict[str, Any]:
+    """Mean, 95% t-interval over seeds (None with one seed) and the values themselves."""
+    x = np.asarray(values, float)
+    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
+    return {"mean": float(x.mean()), "interval": None if half is None else [float(x.mean() - half), float(x.mean() + half)],
+            "values": x.tolist()}
+
+
+def markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
+    """The IMLE-GAN layout: one row per generator; the minority's columns, then all images', then the majority's."""
+    head = ("| generator (seeds) | " + " | ".join(f"{rare}: {label}" for _, label in COLUMNS[:6])
+            + " | all: precision | all: recall | majority: min class accuracy | majority: max W1/σ |")
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, arm in arms.items():
+        cells = []
+        for key, _ in COLUMNS:
+            s = arm["summary"][key]
+            cells.append(f"{s['mean']:.3f}" + (f" [{s['interval'][0]:.3f}, {s['interval'][1]:.3f}]" if s["interval"] else ""))
+        lines.append(f"| {name} ({len(arm['runs'])}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arm", action="append", required=True, help="NAME=GLOB of run folders (one per seed)")
+    parser.add_argument("--rare", default="star", help="the rare class (default star)")
+    parser.add_argument("--out", default="runs/inclusive/table", help="folder for table.json and table.md")
+    return parser.parse_args(argv)
+
+
+@reports_errors("compare_inclusive_generators")
+def main(argv: list[str] | None = None) -> int:
+    """Read every arm's runs, summarise over seeds, write table.json and table.md, print the table."""
+    args = parse_args(argv)
+    if args.rare not in SHAPE_NAMES:
+        raise ConfigError(f"--rare {args.rare!r} is not a shape of the world; use one of {', '.join(SHAPE_NAMES)}.")
+    arms: dict[str, dict[str, Any]] = {}
+    for spec in args.arm:
+        name, sep, pattern = spec.partition("=")
+        folders = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())
+        if not sep or not folders:
+            raise ConfigError(f"--arm {spec!r} must be NAME=GLOB matching at least one run folder; it matched none.")
+        runs = {str(f): run_numbers(f, args.rare) for f in folders}
+        arms[name] = {"runs": runs, "summary": {k: summarise([r[k] for r in runs.values()]) for k, _ in COLUMNS}}
+    table = markdown(arms, args.rare)
+    out = Path(args.out)
+    write_json(out / "table.json", {"rare": args.rare, "arms": arms})
+    write_text(out / "table.md", table)
+    print(table + f"saved {out}/table.json and {out}/table.md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
