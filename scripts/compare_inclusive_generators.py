@@ -56,11 +56,25 @@ def run_numbers(folder: Path, rare: str) -> dict[str, float]:
 
 
 def summarise(values: list[float]) -> dict[str, Any]:
-    """Mean, 95% t-interval over seeds (None with one seed) and the values themselves."""
-    x = np.asarray(values, float)
+    """Mean and 95% t-interval over the seeds where the value is defined (precision is not when a generator
+    draws none of the rare class), how many those are, and all values (None where undefined)."""
+    all_x = np.asarray(values, float)
+    x = all_x[np.isfinite(all_x)]
     half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
-    return {"mean": float(x.mean()), "interval": None if half is None else [float(x.mean() - half), float(x.mean() + half)],
-            "values": x.tolist()}
+    return {"mean": float(x.mean()) if len(x) else None, "defined": len(x),
+            "interval": None if half is None else [float(x.mean() - half), float(x.mean() + half)],
+            "values": [float(v) if np.isfinite(v) else None for v in all_x]}
+
+
+def cell(summary: dict[str, Any]) -> str:
+    """'mean [low, high]', with the count of seeds when the value is undefined for some; 'n/a' for none."""
+    if summary["mean"] is None:
+        return "n/a"
+    text = f"{summary['mean']:.3f}"
+    if summary["interval"]:
+        text += f" [{summary['interval'][0]:.3f}, {summary['interval'][1]:.3f}]"
+    missing = len(summary["values"]) - summary["defined"]
+    return text + (f" ({missing} seed{'s' if missing > 1 else ''} n/a)" if missing else "")
 
 
 def markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
@@ -69,10 +83,7 @@ def markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
             + " | all: precision | all: recall | majority: min class accuracy | majority: max W1/σ |")
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
     for name, arm in arms.items():
-        cells = []
-        for key, _ in COLUMNS:
-            s = arm["summary"][key]
-            cells.append(f"{s['mean']:.3f}" + (f" [{s['interval'][0]:.3f}, {s['interval'][1]:.3f}]" if s["interval"] else ""))
+        cells = [cell(arm["summary"][key]) for key, _ in COLUMNS]
         lines.append(f"| {name} ({len(arm['runs'])}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -54,3 +54,13 @@ def test_arms_matching_nothing_or_missing_files_exit_2(tmp_path: Path, capsys: p
     with pytest.raises(SystemExit) as stop:
         compare.main(["--arm", f"base={tmp_path}/run_s*", "--rare", "hexagon"])
     assert stop.value.code == 2 and "hexagon" in capsys.readouterr().err
+
+
+def test_undefined_precision_is_left_out_and_counted(tmp_path: Path) -> None:
+    """A generator that draws no star has no star precision: the mean is over the other seeds, the cell says so."""
+    for seed, p in enumerate((None, 0.3, 0.5)):
+        fake_run(tmp_path / f"imle_s{seed}", p, 0.0)
+    assert compare.main(["--arm", f"imle={tmp_path}/imle_s*", "--out", str(tmp_path / "t")]) == 0
+    s = json.loads((tmp_path / "t" / "table.json").read_text())["arms"]["imle"]["summary"]["rare_precision"]
+    assert s["mean"] == pytest.approx(0.4) and s["defined"] == 2 and s["values"] == [None, 0.3, 0.5]
+    assert "(1 seed n/a)" in (tmp_path / "t" / "table.md").read_text()
