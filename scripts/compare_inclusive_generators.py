@@ -27,7 +27,7 @@ from ganalyze.world import SHAPE_NAMES
 from ganalyze.world.quality import BARRED_FACTORS
 
 COLUMNS = (("rare_data_rate", "data rate"), ("rare_generated_rate", "generated rate"),
-           ("rare_precision", "precision"), ("rare_recall", "recall"), ("rare_modes_covered", "modes covered"),
+           ("rare_precision", "precision"), ("rare_recall", "recall"), ("rare_modes_covered", "share of modes covered"),
            ("rare_class_accuracy", "class accuracy"), ("all_precision", "precision"), ("all_recall", "recall"),
            ("majority_accuracy_min", "min class accuracy"), ("w1_sigma_max", "max W1/σ"))
 
