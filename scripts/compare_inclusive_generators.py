@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,28 @@ def run_numbers(folder: Path, rare: str) -> dict[str, float]:
             "all_precision": audit["overall"]["precision"], "all_recall": audit["overall"]["recall"],
             "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare),
             "w1_sigma_max": max(quality["factors"][f]["w1_sigma"] or float("inf") for f in BARRED_FACTORS)}
+
+
+def training_seconds(folder: Path) -> float | None:
+    """Seconds of training from the trainer's log in ``folder/train.log`` (summed over resumed pieces), if any."""
+    log = folder / "train.log"
+    if not log.is_file():
+        return None
+    pieces = re.findall(r"trained steps \d+\.\.\d+ in (\d+) s", log.read_text(errors="replace"))
+    return float(sum(int(p) for p in pieces)) if pieces else None
+
+
+def per_run_markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
+    """One row per trained generator: its rare-class numbers, its lowest majority accuracy and its training time."""
+    lines = [f"| generator | run folder | {rare}: generated rate | {rare}: recall | {rare}: class accuracy | "
+             "majority: min class accuracy | majority: max W1/σ | training time (s) |", "|---|---|---|---|---|---|---|---|"]
+    for name, arm in arms.items():
+        for folder, r in arm["runs"].items():
+            seconds = r.get("train_seconds")
+            lines.append(f"| {name} | {folder} | {r['rare_generated_rate']:.3f} | {r['rare_recall']:.3f} | "
+                         f"{r['rare_class_accuracy']:.3f} | {r['majority_accuracy_min']:.3f} | {r['w1_sigma_max']:.3f} | "
+                         f"{'n/a' if seconds is None else f'{seconds:.0f}'} |")
+    return "\n".join(lines) + "\n"
 
 
 def summarise(values: list[float]) -> dict[str, Any]:
@@ -109,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         folders = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())
         if not sep or not folders:
             raise ConfigError(f"--arm {spec!r} must be NAME=GLOB matching at least one run folder; it matched none.")
-        runs = {str(f): run_numbers(f, args.rare) for f in folders}
+        runs = {str(f): {**run_numbers(f, args.rare), "train_seconds": training_seconds(f)} for f in folders}
         arms[name] = {"runs": runs, "summary": {k: summarise([r[k] for r in runs.values()]) for k, _ in COLUMNS}}
-    table = markdown(arms, args.rare)
+    table = markdown(arms, args.rare) + "\n" + per_run_markdown(arms, args.rare)
     out = Path(args.out)
     write_json(out / "table.json", {"rare": args.rare, "arms": arms})
     write_text(out / "table.md", table)

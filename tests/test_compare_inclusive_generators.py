@@ -32,6 +32,7 @@ def fake_run(folder: Path, star_precision: float, star_accuracy: float) -> None:
 def test_table_gives_mean_and_t_interval_over_seeds(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for seed, (p, a) in enumerate(((0.2, 0.1), (0.4, 0.3), (0.6, 0.5))):
         fake_run(tmp_path / f"base_s{seed}", p, a)
+    (tmp_path / "base_s0" / "train.log").write_text("trained steps 0..500 in 120 s\nresumed\ntrained steps 500..900 in 80 s\n")
     assert compare.main(["--arm", f"base={tmp_path}/base_s*", "--out", str(tmp_path / "t")]) == 0
     arm = json.loads((tmp_path / "t" / "table.json").read_text())["arms"]["base"]
     s = arm["summary"]["rare_precision"]
@@ -40,6 +41,7 @@ def test_table_gives_mean_and_t_interval_over_seeds(tmp_path: Path, capsys: pyte
     assert arm["summary"]["rare_modes_covered"]["mean"] == pytest.approx(0.75)
     assert arm["summary"]["majority_accuracy_min"]["mean"] == pytest.approx(0.9)  # star's own accuracy left out
     assert arm["summary"]["w1_sigma_max"]["mean"] == pytest.approx(0.3)
+    assert [r["train_seconds"] for r in arm["runs"].values()] == [200.0, None, None]  # a resumed run's pieces add up
     assert "| base (3) |" in capsys.readouterr().out
 
 
