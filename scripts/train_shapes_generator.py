@@ -5,6 +5,8 @@ uninterrupted one), one CPU thread, atomic checkpoints. Example (the shipped wei
     OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py out_dir=ganalyze/weights/shapes_generator
 With a list of variants (variant=[broad,warm]) the generator is conditioned on the variant too: class id =
 variant index x number of shapes + shape, every batch an even share of each variant (ganalyze-steer-bias).
+With imle.weight > 0 (ganalyze.imle) rare examples of a minority set get the IMLE and interpolation terms too:
+    OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py variant=rare_class imle.weight=1 imle.minority.shape=star
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import trange
 
 from ganalyze.checkpoint import load_checkpoint, save_checkpoint
+from ganalyze.errors import ConfigError
+from ganalyze.imle import MinoritySpec, imle_terms, minority_mask, pixel_features
 from ganalyze.lr_schedule import warmup_cosine_schedule
 from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
 from ganalyze.world import SHAPE_NAMES, load_variant
 
 FIT_SEED_OFFSET = 10**9  # the images that fit the latent law are never training images
+MINORITY_SEED_OFFSET = 3 * 10**9  # the real pool the minority set is taken from
 
 
 def sigma_vae_loss(x_hat: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
@@ -51,6 +56,39 @@ def sample_real(names: list[str], n: int, seed: int, resolution: int) -> tuple[t
         images, factors = load_variant(name).sample(count, seed=seed * len(names) + i, resolution=resolution)
         parts.append((images, factors.class_id.long() + i * len(SHAPE_NAMES)))
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real images (and class ids) of ``cfg.imle.minority`` among ``cfg.imle.real_pool`` seeded draws of the variant."""
+    names = variant_names(cfg.variant)
+    if len(names) != 1:
+        raise ConfigError(f"imle needs one world variant (the data whose minority it keeps), got variant={names}.")
+    if cfg.imle.pool_size < cfg.imle.batch_size:
+        raise ConfigError(f"imle.pool_size ({cfg.imle.pool_size}) must be at least imle.batch_size "
+                          f"({cfg.imle.batch_size}), so that every class of a batch has generated samples to match.")
+    spec = MinoritySpec(**OmegaConf.to_container(cfg.imle.minority))
+    images, factors = load_variant(names[0]).sample(cfg.imle.real_pool, seed=MINORITY_SEED_OFFSET + cfg.seed,
+                                                    resolution=cfg.model.resolution)
+    mask = minority_mask(factors, spec)
+    if int(mask.sum()) < 2:
+        raise ConfigError(f"imle.minority={spec} selects {int(mask.sum())} of the {cfg.imle.real_pool} real images of "
+                          f"{names[0]}; it needs at least 2 (widen the range or raise imle.real_pool).")
+    print(f"minority set: {int(mask.sum())} of {cfg.imle.real_pool} real images ({spec})", flush=True)
+    return images[mask], factors.class_id.long()[mask]
+
+
+def minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torch.Tensor], cfg: DictConfig,
+                  step_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The IMLE and interpolation terms of one step on a seeded batch of the minority set (ganalyze.imle)."""
+    gen = torch.Generator().manual_seed(step_seed + 1)
+    idx = torch.randint(len(minority[0]), (cfg.imle.batch_size,), generator=gen)
+    real, classes = minority[0][idx], minority[1][idx]
+    pool_latents = torch.randn(cfg.imle.pool_size, cfg.model.dim_z, generator=gen)
+    pool_classes = classes[torch.arange(cfg.imle.pool_size) % len(classes)]  # every class of the batch is in the pool
+    mix = torch.rand(len(real), generator=gen)
+    terms = imle_terms(generator.decoder, lambda x: pixel_features(x, cfg.imle.feature_resolution), real, classes,
+                       pool_latents, pool_classes, mix)
+    return terms.imle, terms.interpolation
 
 
 @torch.no_grad()
@@ -114,6 +152,8 @@ def train(cfg: DictConfig) -> Path:
     params = list(encoder.parameters()) + list(generator.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
+    use_imle = cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0
+    minority = minority_set(cfg) if use_imle else None
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
@@ -127,16 +167,22 @@ def train(cfg: DictConfig) -> Path:
     bar = trange(start, cfg.steps, initial=start, total=cfg.steps, mininterval=cfg.progress_interval,
                  desc="shapes σ-VAE")
     for step in bar:
-        images, classes = sample_real(names, cfg.batch_size, cfg.seed * 10_000_000 + step, cfg.model.resolution)
+        step_seed = cfg.seed * 10_000_000 + step
+        images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)
-        noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(cfg.seed * 10_000_000 + step))
+        noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(step_seed))
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)
         loss, mse, kl = sigma_vae_loss(recon, images, mean, logvar, cfg.beta)
+        shown = {"mse": f"{mse.item():.5f}", "kl": f"{kl.item():.1f}"}
+        if minority is not None:
+            imle, interpolation = minority_loss(generator, minority, cfg, step_seed)
+            loss = loss + cfg.imle.weight * imle + cfg.imle.interpolation_weight * interpolation
+            shown.update(imle=f"{imle.item():.3f}", interp=f"{interpolation.item():.3f}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}", mse=f"{mse.item():.5f}", kl=f"{kl.item():.1f}", refresh=False)
+        bar.set_postfix(loss=f"{loss.item():.3f}", **shown, refresh=False)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
             save_checkpoint({"step": step + 1, "encoder": encoder.state_dict(), "decoder": generator.decoder.state_dict(),
                              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, ckpt_path)

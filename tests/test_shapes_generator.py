@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from ganalyze.errors import WeightsError
+from ganalyze.errors import ConfigError, WeightsError
 from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesGenerator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -182,3 +182,88 @@ def test_training_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytes
     a, b = (torch.load(f / "model.pt", weights_only=True) for f in (whole, resumed))
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def tiny_trainer_config(tmp_path: Path, *overrides: str):
+    """The trainer's config shrunk to a few steps of a tiny model (seconds on one core)."""
+    cfg = OmegaConf.load(REPO / "conf" / "train_shapes_generator.yaml")
+    cfg.merge_with_dotlist(["steps=4", "batch_size=6", "checkpoint_every=2", "fit_samples=120", "model.dim_z=4",
+                            "model.resolution=32", "model.width=4", "model.embed_dim=2", "model.flow_layers=0",
+                            "progress_interval=100", f"checkpoint={tmp_path / 'c.pt'}", f"out_dir={tmp_path / 'out'}",
+                            *overrides])
+    return cfg
+
+
+def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """The spatial broadcast decoder with IMLE on stars: a run resumed from its step-2 checkpoint ends identical."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import train_shapes_generator as script
+
+    cfg = tiny_trainer_config(tmp_path, "variant=rare_class", "model.decoder=broadcast", "model.decoder_depth=3",
+                              "model.frame=true", "model.fourier=2",
+                              "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=star",
+                              "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
+                              "fit_samples=1200")
+    real_save = script.save_checkpoint
+
+    def keep_step_two(state: dict, path: Path) -> None:
+        real_save(state, path)
+        if state["step"] == 2:
+            real_save(state, tmp_path / "step2.pt")
+
+    monkeypatch.setattr(script, "save_checkpoint", keep_step_two)
+    whole = script.train(cfg)
+    resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "step2.pt"), "resume": True,
+                                                 "out_dir": str(tmp_path / "b")}))
+    out = capsys.readouterr().out
+    assert "at step 2" in out and "minority set:" in out
+    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (whole, resumed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    g = ShapesGenerator.from_pretrained(whole)
+    assert g.config["decoder"] == "broadcast"
+    with torch.no_grad():
+        x = g(*g.sample_latents(6, seed=0))
+    assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
+    (["imle.weight=1"], "exactly one of"),
+    (["imle.weight=1", "imle.minority.factor=size", "imle.minority.low=0.9", "imle.minority.high=1.0"],
+     "selects 0 of the"),
+    (["imle.weight=1", "imle.minority.shape=star", "imle.pool_size=2"], "pool_size"),
+    (["imle.weight=1", "imle.minority.shape=star", "variant=[broad,warm]"], "one world variant"),
+])
+def test_bad_imle_settings_fail_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str],
+                                                message: str) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import train_shapes_generator as script
+
+    with pytest.raises(ConfigError, match=message):
+        script.train(tiny_trainer_config(tmp_path, "imle.real_pool=200", *overrides))
+    assert not (tmp_path / "c.pt").exists()
+
+
+def test_unknown_decoder_and_bad_broadcast_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        ShapesGenerator(**TINY, decoder="pixelcnn")
+    with pytest.raises(ValueError, match="together with frame=True"):
+        ShapesGenerator(**TINY, decoder="broadcast", fourier=2)
+    with pytest.raises(ValueError, match="depth must be at least 2"):
+        ShapesGenerator(**TINY, decoder="broadcast", decoder_depth=1)
+
+
+def test_broadcast_frame_follows_the_predicted_shift() -> None:
+    """With frame=True, moving the frame's shift moves the drawn picture by the same amount (whole pixels)."""
+    torch.manual_seed(0)
+    g = ShapesGenerator(**{**TINY, "resolution": 16}, decoder="broadcast", frame=True, fourier=2, decoder_depth=2)
+    dec = g.decoder
+    torch.nn.init.zeros_(dec.coords_in.weight[:, :2])  # only the frame's coordinates reach the pixels
+    w, y = torch.zeros(1, 4), torch.tensor([0])
+    with torch.no_grad():
+        still = dec(w, y)
+        dec.frame.bias[0] = 4 * 2 / 15  # four pixels to the right (the grid spans [-1, 1] over 15 steps)
+        moved = dec(w, y)
+    assert torch.allclose(moved[..., 4:], still[..., :-4], atol=1e-5)
+    assert not torch.allclose(moved, still, atol=1e-3)

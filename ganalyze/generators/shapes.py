@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ganalyze.generators.base import Generator
+from ganalyze.generators.broadcast_decoder import BroadcastDecoder
 from ganalyze.generators.classes import shape_class_names
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
@@ -140,23 +141,36 @@ class LatentFlow(nn.Module):
         return -0.5 * (u.pow(2).sum(1) + u.shape[1] * math.log(2 * math.pi)) + log_det
 
 
+DECODERS = ("upsample", "broadcast")  # transposed convolutions from 4x4 (shipped) | spatial broadcast
+
+
 class ShapesGenerator(Generator):
     """The embedded class-conditional generator of the shapes world: G(z, y) = decoder(μ_y + L_y·f_y(z / z_std), y).
 
     ``z_std`` is the spread of the latents fed in: TRUNCATED_NORMAL_STD makes sample_latents' default
-    (truncated) draws reach the fitted spread of the codes.
+    (truncated) draws reach the fitted spread of the codes. ``decoder`` picks the decoder: "upsample" (the
+    shipped one) or "broadcast" (BroadcastDecoder: ``decoder_depth`` layers, ``composite`` foreground/background,
+    ``frame`` object-centred coordinates, ``fourier`` octaves of their sines).
     """
 
     def __init__(self, dim_z: int = 24, num_classes: int = 6, resolution: int = 32, width: int = 24,
-                 embed_dim: int = 16, flow_layers: int = 8, flow_hidden: int = 128, z_std: float = 1.0):
+                 embed_dim: int = 16, flow_layers: int = 8, flow_hidden: int = 128, z_std: float = 1.0,
+                 decoder: str = "upsample", decoder_depth: int = 4, composite: bool = True, frame: bool = False,
+                 fourier: int = 0):
         super().__init__()
         if not z_std > 0:
             raise ValueError(f"z_std must be positive, got {z_std}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {sorted(DECODERS)}, got {decoder!r}")
         self.dim_z, self.num_classes, self.resolution, self.z_std = dim_z, num_classes, resolution, z_std
         self.class_names = shape_class_names(num_classes)  # circle, square, ... in the world's order
         self.config = {"dim_z": dim_z, "num_classes": num_classes, "resolution": resolution, "width": width,
-                       "embed_dim": embed_dim, "flow_layers": flow_layers, "flow_hidden": flow_hidden, "z_std": z_std}
-        self.decoder = ShapesDecoder(dim_z, num_classes, resolution, width, embed_dim)
+                       "embed_dim": embed_dim, "flow_layers": flow_layers, "flow_hidden": flow_hidden, "z_std": z_std,
+                       "decoder": decoder, "decoder_depth": decoder_depth, "composite": composite, "frame": frame,
+                       "fourier": fourier}
+        self.decoder: nn.Module = (ShapesDecoder(dim_z, num_classes, resolution, width, embed_dim) if decoder == "upsample"
+                                   else BroadcastDecoder(dim_z, num_classes, resolution, width, embed_dim, decoder_depth,
+                                                         composite, frame, fourier))
         self.flow = LatentFlow(dim_z, num_classes, flow_layers, flow_hidden)
         self.register_buffer("latent_mean", torch.zeros(num_classes, dim_z))
         self.register_buffer("latent_chol", torch.eye(dim_z).repeat(num_classes, 1, 1))

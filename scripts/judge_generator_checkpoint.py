@@ -1,0 +1,82 @@
+"""Judge a shapes-generator training checkpoint mid-run: can the shape classifier read what it draws yet?
+
+Builds the generator and encoder of scripts/train_shapes_generator.py from MODEL overrides (as given to the
+trainer), loads the checkpoint, fits the per-class Gaussians to the codes of fresh real images (the trainer's
+final step, without the flow), and prints the classifier's accuracy per class on generated images and on
+reconstructions; writes a sample sheet. Example:
+    python scripts/judge_generator_checkpoint.py runs/inclusive/baseline_s0/checkpoint.pt --sheet sheet.png \
+        model.decoder=broadcast model.frame=true model.fourier=3 model.width=32
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from ganalyze.checkpoint import load_checkpoint
+from ganalyze.cli.errors import reports_errors
+from ganalyze.errors import WeightsError
+from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
+from ganalyze.world import SHAPE_NAMES, load_variant
+from ganalyze.world.classifier import ShapeClassifier
+from ganalyze.world.quality import generate, save_sample_grid
+
+CONFIG = Path(__file__).resolve().parent.parent / "conf" / "train_shapes_generator.yaml"
+JUDGE_SEED = 4 * 10**9  # real images never used in training or by the fitted law of the trainer
+
+
+@torch.no_grad()
+def judge(checkpoint: Path, overrides: list[str], variant: str, n: int) -> tuple[ShapesGenerator, dict[str, object]]:
+    """The generator at ``checkpoint`` with its class Gaussians fitted, and the classifier's accuracies."""
+    cfg = OmegaConf.load(CONFIG)
+    cfg.merge_with_dotlist(overrides)
+    model = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES), flow_layers=0,
+                 z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
+    generator = ShapesGenerator(**model)
+    encoder = ShapesEncoder(**{k: model[k] for k in ("dim_z", "num_classes", "resolution", "width", "embed_dim")})
+    state = load_checkpoint(checkpoint)
+    try:
+        generator.decoder.load_state_dict(state["decoder"])
+        encoder.load_state_dict(state["encoder"])
+    except (KeyError, RuntimeError) as err:
+        raise WeightsError(f"{checkpoint} does not fit the model built from {overrides or 'the default config'} "
+                           f"({str(err).splitlines()[0]}); pass the model.* overrides the run was trained with.") from err
+    generator.eval(), encoder.eval()
+    images, factors = load_variant(variant).sample(n, seed=JUDGE_SEED, resolution=generator.resolution)
+    classes = factors.class_id.long()
+    codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
+    generator.fit_latent_gaussians(codes, classes)
+    classifier = ShapeClassifier.from_pretrained()
+    fake, asked = generate(generator, n, seed=0)
+    seen = classifier.predict(fake)
+    recon = torch.cat([generator.decoder(w, y) for w, y in zip(codes.split(500), classes.split(500))])
+    return generator, {"step": int(state["step"]),
+                       "generated_accuracy": {SHAPE_NAMES[c]: round(float((seen[asked == c] == c).float().mean()), 3)
+                                              for c in range(len(SHAPE_NAMES))},
+                       "reconstruction_accuracy": round(float((classifier.predict(recon) == classes).float().mean()), 3)}
+
+
+@reports_errors("judge_generator_checkpoint")
+def main(argv: list[str] | None = None) -> int:
+    """Print the step and accuracies; write the sample sheet if asked."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("overrides", nargs="*", help="the trainer's model.* overrides of that run")
+    parser.add_argument("--variant", default="broad", help="real images whose codes fit the class Gaussians")
+    parser.add_argument("-n", type=int, default=3000, help="real and generated images (default 3000)")
+    parser.add_argument("--sheet", type=Path, default=None, help="write a sample sheet (PNG) here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    generator, result = judge(args.checkpoint, args.overrides, args.variant, args.n)
+    print(result)
+    if args.sheet is not None:
+        save_sample_grid(generator, args.sheet, per_class=10,
+                         name=f"{args.checkpoint} at step {result['step']} (class Gaussians fitted, no flow)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
