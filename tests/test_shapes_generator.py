@@ -158,32 +158,6 @@ def test_hydra_config_builds_the_shipped_generator() -> None:
     assert isinstance(g, ShapesGenerator) and not g.training
 
 
-def test_training_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    import train_shapes_generator as script
-
-    cfg = OmegaConf.load(REPO / "conf" / "train_shapes_generator.yaml")
-    cfg.merge_with_dotlist(["steps=4", "batch_size=6", "checkpoint_every=2", "fit_samples=120", "model.dim_z=4",
-                            "model.resolution=32", "model.width=4", "model.embed_dim=2", "model.flow_layers=2",
-                            "model.flow_hidden=8", "flow.steps=5", "flow.batch_size=16", "progress_interval=100"])
-    real_save = script.save_checkpoint
-
-    def keep_step_two(state: dict, path: Path) -> None:
-        real_save(state, path)
-        if state["step"] == 2:
-            real_save(state, tmp_path / "step2.pt")
-
-    monkeypatch.setattr(script, "save_checkpoint", keep_step_two)
-    whole = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "a.pt"), "out_dir": str(tmp_path / "a")}))
-    resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "step2.pt"), "resume": True,
-                                                 "out_dir": str(tmp_path / "b")}))
-    assert "at step 2" in capsys.readouterr().out
-    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (whole, resumed))
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-
-
 def tiny_trainer_config(tmp_path: Path, *overrides: str):
     """The trainer's config shrunk to a few steps of a tiny model (seconds on one core)."""
     cfg = OmegaConf.load(REPO / "conf" / "train_shapes_generator.yaml")
@@ -194,17 +168,11 @@ def tiny_trainer_config(tmp_path: Path, *overrides: str):
     return cfg
 
 
-def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture) -> None:
-    """The spatial broadcast decoder with IMLE on stars: a run resumed from its step-2 checkpoint ends identical."""
+def train_whole_and_resumed(cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Train ``cfg`` uninterrupted, then again from its step-2 checkpoint; the two output folders."""
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
     import train_shapes_generator as script
 
-    cfg = tiny_trainer_config(tmp_path, "variant=rare_class", "model.decoder=broadcast", "model.decoder_depth=3",
-                              "model.frame=true", "model.fourier=2",
-                              "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=star",
-                              "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
-                              "fit_samples=1200")
     real_save = script.save_checkpoint
 
     def keep_step_two(state: dict, path: Path) -> None:
@@ -216,10 +184,36 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     whole = script.train(cfg)
     resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "step2.pt"), "resume": True,
                                                  "out_dir": str(tmp_path / "b")}))
+    return whole, resumed
+
+
+def assert_same_weights(a_folder: Path, b_folder: Path) -> None:
+    """Both folders' model.pt hold the same tensors."""
+    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (a_folder, b_folder))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_resumes_to_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    cfg = tiny_trainer_config(tmp_path, "model.flow_layers=2", "model.flow_hidden=8", "flow.steps=5",
+                              "flow.batch_size=16")
+    whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
+    assert "at step 2" in capsys.readouterr().out
+    assert_same_weights(whole, resumed)
+
+
+def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """The spatial broadcast decoder with IMLE on stars: a run resumed from its step-2 checkpoint ends identical."""
+    cfg = tiny_trainer_config(tmp_path, "variant=rare_class", "model.decoder=broadcast", "model.decoder_depth=3",
+                              "model.frame=true", "model.fourier=2",
+                              "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=star",
+                              "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
+                              "fit_samples=1200")
+    whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
     out = capsys.readouterr().out
     assert "at step 2" in out and "minority set:" in out
-    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (whole, resumed))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_weights(whole, resumed)
     g = ShapesGenerator.from_pretrained(whole)
     assert g.config["decoder"] == "broadcast"
     with torch.no_grad():
