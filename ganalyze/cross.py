@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from ganalyze.atomic import write_json, write_text, write_with  # noqa: E402
+from ganalyze.atomic import write_json, write_text  # noqa: E402
+from ganalyze.figures import save_figure  # noqa: E402
 from ganalyze.build import build_assessor, build_generator, plain  # noqa: E402
 from ganalyze.checks import is_whole  # noqa: E402
 from ganalyze.errors import ConfigError  # noqa: E402
@@ -343,9 +344,7 @@ def plot_matrix(report_: dict[str, Any], path: str | Path) -> Path:
                  "[95% bootstrap interval over seeds]; random row: mean |value| of random directions of the median "
                  "step length", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def csv_text(report_: dict[str, Any]) -> str:

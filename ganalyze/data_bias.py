@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from ganalyze.atomic import atomic_open, write_json, write_text, write_with
+from ganalyze.atomic import atomic_open, write_json, write_text
+from ganalyze.figures import save_figure
 from ganalyze.checkpoint import config_differences
 from ganalyze.output_set import staged_outputs
 from ganalyze.edits import get_edit
@@ -259,9 +260,7 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], correlations: Mapping[str, M
     fig.suptitle(textwrap.fill(title, width=int(12 * 3.8 * len(factors))), fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
 
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 GeneratorTrainer = Callable[[Sequence[str], Path, Mapping[str, Any], int], Generator]

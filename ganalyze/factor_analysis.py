@@ -29,6 +29,7 @@ from assessors import create_assessor  # noqa: E402
 from assessors.factors import measure_factors  # noqa: E402
 from ganalyze.evaluation import (CIRCULAR_FACTORS, Evaluation, WorldTools, change_from_zero,  # noqa: E402
                                  world_tools, zero_index)
+from ganalyze.figures import save_figure  # noqa: E402
 from ganalyze.generators.base import Generator  # noqa: E402
 from ganalyze.world import MEASURED_FACTORS  # noqa: E402
 
@@ -111,9 +112,7 @@ def plot_factors(evaluation: Evaluation, path: str | Path, assessor: str | None 
     fig.suptitle(f"Every factor along the direction trained to raise {raised}{on} "
                  f"(black: that score; {len(evaluation.seeds)} held-out seeds)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 def save_factor_table(rows: list[dict[str, Any]], evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ganalyze.atomic import write_with
+from ganalyze.figures import save_figure
 
 COLOURS = {"shared": "tab:blue", "per_dataset": "tab:orange"}
 LABELS = {"shared": "one walk shared by all data sets", "per_dataset": "a walk per data set"}
@@ -23,13 +23,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Write the figure as PNG (atomically) and close it."""
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    _pyplot().close(fig)
-    return path
 
 
 def plot_scatter(rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str, Any]], factor: str,
@@ -58,7 +51,7 @@ def plot_scatter(rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[st
              f"{len({r['dataset'] for r in pick})} data sets; {factor} measured from pixels over held-out seeds")
     ax.set_title(textwrap.fill(title, 70), fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_limits(steer: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
@@ -86,4 +79,4 @@ def plot_limits(steer: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
     fig.suptitle("Limits of the shared walks (one per factor, all data sets): achieved against requested "
                  "transformation; dashed red: first α where the median falls below half", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from assessors.saliency import foreground_mask
 from ganalyze.atomic import atomic_open, write_json, write_with
+from ganalyze.figures import save_figure
 from ganalyze.edits import Edit, get_edit, rotate
 from ganalyze.errors import ConfigError
 from ganalyze.evaluation import EvalSettings, alpha_grid, slider_alpha
@@ -361,9 +362,7 @@ def plot_curves(rows: list[dict[str, Any]], summary: dict[str, Any], path: Path,
     fig.suptitle(f"Steerability of the walk trained for objective={summary['edit']}{on}\n"
                  f"{summary.get('num_seeds', '')} held-out seeds, achieved edit measured from pixels", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def grid_title(summary: dict[str, Any], slider: str, generator: str | None = None) -> str:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from ganalyze.atomic import write_with  # noqa: E402
+from ganalyze.figures import save_figure  # noqa: E402
 from ganalyze.evaluation import DIRECTIONS, Evaluation  # noqa: E402
 
 MIN_CELL = 96  # small images are enlarged (nearest neighbour) so that the score text stays readable
@@ -181,9 +181,7 @@ def plot_changes(evaluation: Evaluation, path: str | Path, assessor: str | None 
                         Patch(color="0.6", alpha=0.35, label="band around each curve: ±1 std over seeds")],
                loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 0.95))
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)
 
 
 def plot_loss(losses: Sequence[float], path: str | Path, title: str = "Training loss") -> Path:
@@ -198,6 +196,4 @@ def plot_loss(losses: Sequence[float], path: str | Path, title: str = "Training 
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)

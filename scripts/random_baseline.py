@@ -28,6 +28,7 @@ from scipy.stats import norm, spearmanr
 from tqdm import tqdm
 
 from ganalyze.evaluation import EvalSettings, alpha_grid, pooled_spearman, zero_index
+from ganalyze.figures import save_figure
 from ganalyze.generators.shapes import ShapesGenerator
 from ganalyze.sampling import held_out_seeds, latents_for_seeds, stream_seed
 from ganalyze.transformers import load_transformer
@@ -182,8 +183,7 @@ def plot(report: dict, path: Path) -> None:
            title="random directions on the shapes world")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(args: list[str]) -> None:

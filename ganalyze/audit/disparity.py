@@ -237,7 +237,7 @@ def plot_disparity(result: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganalyze.atomic import write_with
+    from ganalyze.figures import save_figure
 
     names = result["groups"]
     x = np.arange(len(names))
@@ -264,6 +264,4 @@ def plot_disparity(result: dict[str, Any], path: str | Path) -> Path:
     fig.suptitle(f"Disparity of assessor '{result['assessor']}' across groups ({len(names)} groups, "
                  f"{result['overall']['n']} images)", fontsize=10)
     fig.tight_layout()
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -210,7 +210,7 @@ def plot_inclusiveness(result: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganalyze.atomic import write_with
+    from ganalyze.figures import save_figure
 
     rows = [r for r in result["attributes"] if r["attribute"] == "class"]
     x = np.arange(len(rows))
@@ -238,6 +238,4 @@ def plot_inclusiveness(result: dict[str, Any], path: str | Path) -> Path:
     fig.suptitle(f"Inclusiveness of '{result['generated']}' against '{result['data']}': modes covered "
                  f"{c['covered']}/{c['modes']} in {c['generated_samples']} samples", fontsize=10)
     fig.tight_layout()
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

@@ -173,7 +173,7 @@ def plot_confusion(result: dict[str, Any], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganalyze.atomic import write_with
+    from ganalyze.figures import save_figure
 
     table = np.asarray(result["confusion"], dtype=float)
     share = table / table.sum(1, keepdims=True).clip(min=1)
@@ -206,9 +206,7 @@ def plot_confusion(result: dict[str, Any], path: str | Path) -> Path:
     bars.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"Name That Dataset: which of {k} data sets is each held-out image from?", fontsize=10)
     fig.tight_layout()
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=110))
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)
 
 
 def factor_rows(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 
-from ganalyze.atomic import write_json, write_text, write_with
+from ganalyze.atomic import write_json, write_text
+from ganalyze.figures import save_figure
 from ganalyze.inversion.edit import EditResult
 from ganalyze.inversion.report import summarise
 from ganalyze.inversion.strip import draw_row, edit_strip
@@ -51,7 +51,7 @@ def save_strips(result: EditResult, out_dir: Path, generator_name: str, directio
                    f"{direction_name} direction; all other panels are generated")
         fig = edit_strip(result.images[i], result.inversion.reconstruction[i], result.edits[i], result.alphas,
                          result.sweep.scores[i], heading, *panel_titles(result, i, class_names), trained_range)
-        paths.append(save_figure(fig, out_dir / "strips" / strip_name(i, name)))
+        paths.append(save_figure(fig, out_dir / "strips" / strip_name(i, name), dpi=130))
     return paths
 
 
@@ -65,14 +65,7 @@ def save_examples(result: EditResult, indices: list[int], path: Path, heading: s
                  result.sweep.scores[i], *panel_titles(result, i, class_names), trained_range)
     fig.suptitle(textwrap.fill(heading, 14 * cols), fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def save_figure(fig: Figure, path: Path) -> Path:
-    """Write a figure as PNG atomically and close it."""
-    write_with(path, lambda handle: fig.savefig(handle, format="png", dpi=130))
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=130)
 
 
 def save_tables(result: EditResult, out_dir: Path, settings: dict[str, Any]) -> dict[str, Path]:
