@@ -31,7 +31,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from ganalyze.atomic import write_json, write_text  # noqa: E402
 from ganalyze.figures import save_figure  # noqa: E402
 from ganalyze.build import build_assessor, build_generator, plain  # noqa: E402
-from ganalyze.checks import is_whole  # noqa: E402
+from ganalyze.checks import whole  # noqa: E402
 from ganalyze.errors import ConfigError  # noqa: E402
 from ganalyze.evaluation import (CIRCULAR_FACTORS, EvalSettings, WorldTools, alpha_grid, change_from_zero,  # noqa: E402
                                  change_metrics, class_metrics, slider_alpha, sweep, world_tools)
@@ -91,9 +91,7 @@ class CrossSettings:
 
     def __post_init__(self) -> None:
         for key, least in (("num_seeds", 2), ("num_alphas", 1), ("batch_size", 1), ("bootstrap", 1), ("random", 0)):
-            value = getattr(self, key)
-            if not is_whole(value) or value < least:
-                raise ConfigError(f"{key}={value} must be a whole number >= {least}.")
+            whole(key, getattr(self, key), least)
         if not self.alpha_scale >= 1.0:
             raise ConfigError(f"alpha_scale={self.alpha_scale} must be >= 1 (the grid spans the trained range).")
 

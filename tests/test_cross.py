@@ -115,3 +115,15 @@ def test_on_the_shapes_world_true_factors_and_class_kept_are_measured(tmp_path, 
                                                        "assessor:brightness"]
     assert all(0.0 <= r["class"]["preserved_at_high"] <= 1.0 for r in report["rows"])
     assert next(c for c in report["columns"] if c["key"] == "assessor:brightness")["reference_run"] == "bright"
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"num_seeds": 1}, "num_seeds=1 must be a whole number >= 2"),
+    ({"bootstrap": 0}, "bootstrap=0 must be a positive whole number"),
+    ({"random": -1}, "random=-1 must be a whole number >= 0"),
+    ({"num_alphas": 2.5}, "num_alphas=2.5 must be a positive whole number"),
+    ({"alpha_scale": 0.5}, "alpha_scale=0.5 must be >= 1"),
+])
+def test_bad_cross_settings_name_the_value(setting: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        cross.CrossSettings(**setting)
