@@ -67,12 +67,16 @@ class BroadcastAutoEncoder(AutoEncoder):
         return torch.sigmoid(self.decoder(grid))
 
 
-def build_autoencoder(config: dict) -> AutoEncoder:
+def autoencoder_class(config: dict) -> type[AutoEncoder]:
     """The autoencoder a config names: a spatial map (latent_channels >= 1) or a broadcast code (latent_channels 0)."""
-    return (BroadcastAutoEncoder if int(config.get("latent_channels", 1)) == 0 else AutoEncoder)(**config)
+    return BroadcastAutoEncoder if int(config.get("latent_channels", 1)) == 0 else AutoEncoder
+
+
+def build_autoencoder(config: dict) -> AutoEncoder:
+    """A fresh autoencoder of the layout ``config`` names."""
+    return autoencoder_class(config)(**config)
 
 
 def load_autoencoder(folder: str | os.PathLike) -> AutoEncoder:
     """Load either autoencoder from its folder, chosen by latent_channels in its config.json."""
-    config = load_config(folder, "AutoEncoder")
-    return (BroadcastAutoEncoder if config.get("latent_channels", 1) == 0 else AutoEncoder).from_pretrained(folder)
+    return autoencoder_class(load_config(folder, "AutoEncoder")).from_pretrained(folder)
