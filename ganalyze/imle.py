@@ -22,7 +22,6 @@ from ganalyze.errors import ConfigError
 from ganalyze.world import CONTINUOUS_FACTORS, SHAPE_NAMES, Factors
 
 
-
 @dataclass(frozen=True)
 class MinoritySpec:
     """Which real images form the minority set: one of a class name, a factor range [low, high], an index file."""
