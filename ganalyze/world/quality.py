@@ -9,6 +9,7 @@ cell gets ≥ 50% of its real share of samples.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,14 @@ def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: i
     names = getattr(generator, "class_names", None) or list(SHAPE_NAMES)[: generator.num_classes]
     title = (f"Generated samples (none real) of {name or type(generator).__name__}, seed {seed}: "
              f"one row per class, {per_class} latents each")
-    header, left, row = 20, 70, images.shape[-1] + 2
-    canvas = Image.new("RGB", (max(left + body.width, 7 * len(title)), header + body.height), "white")
+    left, row, width = 70, images.shape[-1] + 2, 70 + body.width
+    per_line = max(20, int(len(title) * (width - 8) / ImageDraw.Draw(body).textlength(title)))
+    lines = textwrap.wrap(title, per_line)  # as wide as the sheet, not wider: a long title wraps
+    header = 6 + 12 * len(lines)
+    canvas = Image.new("RGB", (width, header + body.height), "white")
     canvas.paste(body, (left, header))
     draw = ImageDraw.Draw(canvas)
-    draw.text((4, 4), title, fill="black")
+    draw.multiline_text((4, 4), "\n".join(lines), fill="black", spacing=1)
     for i, label in enumerate(names):
         draw.text((4, header + i * row + row // 2 - 5), str(label), fill="black")
     return write_with(path, lambda handle: canvas.save(handle, format="PNG"))
