@@ -46,6 +46,7 @@ from assessors.registry import create_assessor
 from ganalyze.atomic import write_json, write_text
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError, GanalyzeError
+from ganalyze.evaluation import EvalSettings
 from ganalyze.fast_path import PLAIN, FastPath, compute_dtype, prepare_frozen
 from ganalyze.memory_budget import check_bytes, check_fits
 from ganalyze.typed_settings import output_file
@@ -394,8 +395,9 @@ JOBS: dict[str, list[str]] = {
     "tiny": ["generator=tiny_biggan", "assessor=brightness", "train.steps=2", "train.batch_size=4",
              "eval.num_seeds=4", "eval.random_directions=2", "eval.grid_seeds=2"],
 }
-# the straightforward evaluation (evaluate(fast=None)), the default (the run's train.fast), and the default with the
-# frozen networks' forward compiled at the evaluation's start (as train.fast.compile=true compiles them for training)
+# the straightforward evaluation (evaluate(fast=None)) at the default eval.batch_size, the default (the run's
+# train.fast, the job's batch), and the default with the frozen networks' forward compiled at the evaluation's start
+# (as train.fast.compile=true compiles them for training)
 EVALUATIONS = ("today", "once", "compiled")
 PARTS = ("generator", "assessor")  # networks whose forward time inside the evaluation is reported on its own
 
@@ -448,8 +450,10 @@ def time_job(job: str, evaluation: str, folder: Path) -> dict[str, dict[str, flo
         finally:
             evaluating[0] = False
 
-    def today(*args: Any, **kwargs: Any) -> Any:
-        return evaluate(*args, **{**kwargs, "fast": None})
+    def today(generator: torch.nn.Module, transformer: Any, assessor: torch.nn.Module, alpha_range: Any,
+              settings: EvalSettings, *args: Any, **kwargs: Any) -> Any:  # today's evaluation at today's default batch
+        default = replace(settings, batch_size=EvalSettings.batch_size)
+        return evaluate(generator, transformer, assessor, alpha_range, default, *args, **{**kwargs, "fast": None})
 
     def compiled(generator: torch.nn.Module, transformer: Any, assessor: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         for network in (generator, assessor):  # as the training compiles them (the evaluation itself never does)
@@ -522,7 +526,7 @@ def job_table(report: dict[str, Any]) -> str:
                      f"| {r['job_speedup_wall']:.2f} / {r['job_speedup_cpu']:.2f} |")
     lines += ["", "Seconds and ratios as wall clock / CPU time. process: the worker process from start to end "
                   "(Python's start and imports too); job: from composing the config to the job's end. today: every image of every direction "
-                  "generated and judged in full (evaluate(fast=None)); once: each image generated once and judged "
+                  "generated and judged in full (evaluate(fast=None)) at the default eval.batch_size, whatever the job sets; once: each image generated once and judged "
                   "by every judge that needs it, on networks prepared for the fast path (the default); compiled: once, "
                   "with the frozen networks' forward compiled (train.fast.compile=true; the time includes compiling)."]
     split = [r for r in report["job_rows"] if "evaluation_rest_wall_s" in r]
