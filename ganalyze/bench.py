@@ -4,8 +4,9 @@ For each world (BigGAN-deep-128 + MemNet, both randomly initialised; the shapes 
 fresh worker process builds the models once, then times, interleaved step by step, the reference-style
 step (ganalyze.reference_step, batch 4) and our step (ganalyze.training.train_step with the default fast
 path, on its own prepared copy of the models) at batch 4 and at each candidate batch. It reports
-samples/s, peak memory, FLOPs (torch.utils.flop_counter) and the achieved FLOP/s as a fraction of a
-large matmul of the same dtype timed in the same process.
+samples/s, peak memory, FLOPs (torch.utils.flop_counter's formulas) and the achieved FLOP/s as a fraction of a
+large matmul of the same dtype timed in the same process, and the step's roofline (ganalyze.roofline): the time
+if every operation ran at that matmul peak or at the memory bandwidth of a large copy, whichever binds.
 
 Time: wall clock, and on CPU also the process's CPU time, which a machine shared with other jobs
 inflates far less (the speed-ups on CPU are given on both). Utilisation divides FLOPs per CPU-second
@@ -40,7 +41,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from assessors.registry import create_assessor
 from ganalyze.atomic import write_json, write_text
@@ -49,10 +49,12 @@ from ganalyze.errors import ConfigError, GanalyzeError
 from ganalyze.evaluation import EvalSettings
 from ganalyze.fast_path import PLAIN, FastPath, compute_dtype, prepare_frozen
 from ganalyze.memory_budget import check_bytes, check_fits
+from ganalyze.roofline import count_operations, roofline
 from ganalyze.typed_settings import output_file
 
 REFERENCE_BATCH = 4
 MAX_THREADS = 1024
+BANDWIDTH_MIB = {"cpu": 256, "cuda": 2048}  # the copy that measures memory bandwidth: far beyond the caches
 STEP_COPIES = 4  # a step holds at least the batch's images, their gradients and two activations as large
 FAST_PATH_NOTE = (f"the default fast path {asdict(FastPath())}: each latent's target is computed once for "
                   f"{FastPath().alphas_per_latent} step sizes, so a batch of b samples holds b/{FastPath().alphas_per_latent} "
@@ -121,6 +123,11 @@ class Result:
     flops_per_s: float
     matmul_flops_per_s: float
     utilisation: float
+    bytes_per_step: int  # every operation's tensors read and written once (ganalyze.roofline)
+    memory_bytes_per_s: float
+    roofline_seconds: float  # the step if every operation ran at the matmul peak or the bandwidth, whichever binds
+    roofline_fraction: float  # roofline_seconds / the measured step (CPU seconds on CPU): 1 = at the roofline
+    roofline_kinds: dict[str, dict[str, float]]  # ganalyze.roofline.KindCost per kind of operation
 
 
 # ---------------------------------------------------------------- models and steps
@@ -228,10 +235,8 @@ def _resident_bytes() -> int:
 
 
 def count_flops(step: Callable[[], None]) -> int:
-    """FLOPs of one call of ``step`` (matmuls and convolutions, forward and backward) by torch's counter."""
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return int(counter.get_total_flops())
+    """FLOPs of one call of ``step`` (matmuls and convolutions, forward and backward) by torch's formulas."""
+    return sum(op.flops for op in count_operations(step))
 
 
 def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 3) -> dict[str, float]:
@@ -245,6 +250,20 @@ def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repe
         end = _clocks(device)
         best = {k: min(best[k], end[k] - start[k]) for k in best}
     return {k: 2 * size**3 / v for k, v in best.items()}
+
+
+def memory_bandwidth(device: torch.device, mebibytes: int, repeats: int = 3) -> dict[str, float]:
+    """The best bytes/s (wall and CPU time) of copying ``mebibytes`` MiB into another buffer (read once, written
+    once, too large for the caches): the roofline's memory limit."""
+    source = torch.ones(mebibytes * 2**18, device=device)  # 4-byte floats
+    target = torch.empty_like(source)
+    best = {"wall": float("inf"), "cpu": float("inf")}
+    for _ in range(repeats + 1):  # the first copy warms up (pages the target in)
+        start = _clocks(device)
+        target.copy_(source)
+        end = _clocks(device)
+        best = {k: min(best[k], end[k] - start[k]) for k in best}
+    return {k: 2 * mebibytes * 2**20 / v for k, v in best.items()}
 
 
 def _clocks(device: torch.device) -> dict[str, float]:
@@ -273,21 +292,22 @@ def run_world(world: str, device_name: str, batches: list[int], steps: int, matm
     runners = {v: runner(v) for v in variants}
     # Decided first: the precision probe (fast_path.bf16_is_faster) must not run inside the FLOP counter.
     dtypes = {v: torch.float32 if v.step == "reference" else compute_dtype(v.fast.precision, device) for v in variants}
-    # Counting FLOPs doubles as the warm-up step. Compiled code hides its operations from the counter, so a
+    # Counting operations doubles as the warm-up step. Compiled code hides its operations from the counter, so a
     # compiled variant takes the count of its eager twin (the useful work: recomputation under a memory
     # budget is not counted) and its warm-up is timed instead.
-    flops = {v: count_flops(run) for v, run in runners.items() if not v.fast.compile}
+    operations = {v: count_operations(run) for v, run in runners.items() if not v.fast.compile}
     compile_seconds: dict[Variant, float] = {}
     for v in (v for v in variants if v.fast.compile):
         start = time.perf_counter()
         runners[v]()
         compile_seconds[v] = time.perf_counter() - start
         twin = Variant("ours", v.batch, replace(v.fast, compile=False, memory_budget=FastPath().memory_budget))
-        flops[v] = flops[twin] if twin in flops else count_flops(runner(twin))
+        operations[v] = operations[twin] if twin in operations else count_operations(runner(twin))
     wall: dict[Variant, list[float]] = {v: [] for v in variants}
     cpu: dict[Variant, list[float]] = {v: [] for v in variants}
     peaks: dict[Variant, int] = {v: 0 for v in variants}
     matmul = {dtype: matmul_flops_per_s(device, dtype, matmul_size) for dtype in set(dtypes.values())}
+    bandwidth = memory_bandwidth(device, BANDWIDTH_MIB[device.type])
     for _ in range(steps):
         for variant, run in runners.items():
             memory.reset()
@@ -300,19 +320,25 @@ def run_world(world: str, device_name: str, batches: list[int], steps: int, matm
     for dtype in matmul:  # again after the steps: the best of both, in case the machine was busier before
         again = matmul_flops_per_s(device, dtype, matmul_size)
         matmul[dtype] = {k: max(matmul[dtype][k], again[k]) for k in again}
+    again = memory_bandwidth(device, BANDWIDTH_MIB[device.type])
+    bandwidth = {k: max(bandwidth[k], again[k]) for k in again}
     clock = "cpu" if device.type == "cpu" else "wall"
     results = []
     for v in variants:
         seconds, cpu_seconds = statistics.median(wall[v]), statistics.median(cpu[v])
-        peak = matmul[dtypes[v]][clock]
-        achieved = flops[v] / (cpu_seconds if clock == "cpu" else seconds)
+        measured = cpu_seconds if clock == "cpu" else seconds
+        peak, flops = matmul[dtypes[v]][clock], sum(op.flops for op in operations[v])
+        kinds = roofline(operations[v], peak, bandwidth[clock])
+        bound = sum(k.bound_seconds for k in kinds.values())
         results.append(Result(world, device_name, v.step, v.batch, str(dtypes[v]).removeprefix("torch."),
                               wall[v], cpu[v], v.batch / seconds, v.batch / cpu_seconds, peaks[v], peaks[v] / v.batch,
-                              flops[v], achieved, peak, achieved / peak))
+                              flops, flops / measured, peak, flops / measured / peak,
+                              sum(k.bytes for k in kinds.values()), bandwidth[clock], bound, bound / measured,
+                              {name: asdict(k) for name, k in kinds.items()}))
     return {"results": [asdict(r) | {"fast": asdict(v.fast) if v.step != "reference" else None,
                                      "compile_seconds": compile_seconds.get(v)} for r, v in zip(results, variants)],
             "matmul_flops_per_s": {str(d).removeprefix("torch."): m for d, m in matmul.items()},
-            "memory_method": memory.method, "utilisation_clock": clock}
+            "memory_bytes_per_s": bandwidth, "memory_method": memory.method, "utilisation_clock": clock}
 
 
 def machine_description(device_name: str) -> str:
@@ -358,8 +384,8 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"at the start, {report['load_average_end'][0]:.1f} at the end.",
         "",
         "| world | device | step | batch | dtype | samples/s | × ref | samples/CPU-s | × ref | peak MiB | MiB/sample "
-        "| × ref | GFLOP/sample | % of matmul peak |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| × ref | GFLOP/sample | % of matmul peak | MB moved/sample | % of roofline |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["results"]:
         mem_ratio = r["memory_per_sample_vs_reference"]
@@ -368,14 +394,34 @@ def markdown_table(report: dict[str, Any]) -> str:
             f"| {r['samples_per_s']:.3g} | {r['speedup_vs_reference']:.2f} | {r['samples_per_cpu_s']:.3g} "
             f"| {r['cpu_speedup_vs_reference']:.2f} | {r['peak_bytes'] / 2**20:.0f} "
             f"| {r['peak_bytes_per_sample'] / 2**20:.1f} | {'-' if mem_ratio is None else f'{mem_ratio:.2f}'} "
-            f"| {r['flops_per_step'] / r['batch'] / 1e9:.3g} | {100 * r['utilisation']:.1f} |"
+            f"| {r['flops_per_step'] / r['batch'] / 1e9:.3g} | {100 * r['utilisation']:.1f} "
+            f"| {r['bytes_per_step'] / r['batch'] / 1e6:.3g} | {100 * r['roofline_fraction']:.1f} |"
         )
     peaks = ", ".join(f"{name} {v['cpu' if name.startswith('cpu') else 'wall'] / 1e9:.1f} GFLOP/s"
                       for name, v in report["matmul_flops_per_s"].items())
     compiled = "".join(f" Compilation of {r['world']} {r['step']}@{r['batch']}: {r['compile_seconds']:.0f} s (first step, wall clock)."
                        for r in report["results"] if r.get("compile_seconds") is not None)
+    bandwidths = ", ".join(f"{name} {v['cpu' if name == 'cpu' else 'wall'] / 1e9:.1f} GB/s"
+                           for name, v in report["memory_bytes_per_s"].items())
     lines += ["", f"Peak memory: {'; '.join(sorted(set(report['memory_methods'])))}. Matmul peak (best square "
-                  f"product; per CPU-second on CPU): {peaks}. Our step: {report['fast_path_note']}{compiled}"]
+                  f"product; per CPU-second on CPU): {peaks}. Memory bandwidth (best copy of "
+                  f"{'/'.join(f'{m} MiB' for m in BANDWIDTH_MIB.values())} on CPU/CUDA): {bandwidths}. "
+                  f"Our step: {report['fast_path_note']}{compiled}", "", roofline_table(report)]
+    return "\n".join(lines)
+
+
+def roofline_table(report: dict[str, Any]) -> str:
+    """Where the roofline of our best step in each world goes, per kind of operation (ganalyze.roofline)."""
+    lines = ["Roofline of our best step (*) per kind of operation: each operation bound by the matmul peak or by "
+             "the bandwidth, whichever is slower, its tensors read and written once (fusion and caches can beat it).",
+             "", "| world | device | kind | operations | GFLOP/sample | MB/sample | roofline ms/sample | share of the "
+             "roofline | FLOP-bound operations |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in best_rows(report["results"]):
+        total = r["roofline_seconds"]
+        for kind, k in r["roofline_kinds"].items():
+            lines.append(f"| {r['world']} | {r['device']} | {kind} | {k['operations']} | {k['flops'] / r['batch'] / 1e9:.3g} "
+                         f"| {k['bytes'] / r['batch'] / 1e6:.3g} | {1e3 * k['bound_seconds'] / r['batch']:.3g} "
+                         f"| {k['bound_seconds'] / total:.0%} | {k['flop_bound_operations']} |")
     return "\n".join(lines)
 
 
@@ -739,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"machine": "; ".join(sorted({machine_description(j["device"]) for j in jobs})),
                               "torch": torch.__version__, "threads": args.threads, "steps": args.steps,
                               "load_average_start": os.getloadavg(), "results": [], "matmul_flops_per_s": {},
+                              "memory_bytes_per_s": {},
                               "memory_methods": [], "fast_path_note": FAST_PATH_NOTE}
     for job in jobs:
         print(f"ganalyze-bench: {job['world']} on {job['device']}, batches {job['batches']} ...", file=sys.stderr)
@@ -747,6 +794,7 @@ def main(argv: list[str] | None = None) -> int:
         report["memory_methods"].append(measured["memory_method"])
         for dtype, value in measured["matmul_flops_per_s"].items():
             report["matmul_flops_per_s"][f"{job['device']}/{dtype}"] = value
+        report["memory_bytes_per_s"][job["device"]] = measured["memory_bytes_per_s"]
     report["load_average_end"] = os.getloadavg()
     add_ratios(report["results"])
     report["markdown"] = markdown_table(report)

@@ -30,13 +30,18 @@ def test_bench_on_the_tiny_world_writes_a_complete_report(tmp_path, capsys):
     assert [(r["step"], r["batch"]) for r in rows] == [("reference", 4), ("ours", 4), ("ours", 8)]
     for r in rows:
         assert r["world"] == "tiny" and r["device"] == "cpu" and len(r["step_seconds"]) == 1
-        for key in ("samples_per_s", "flops_per_step", "flops_per_s", "matmul_flops_per_s", "utilisation"):
+        for key in ("samples_per_s", "flops_per_step", "flops_per_s", "matmul_flops_per_s", "utilisation",
+                    "bytes_per_step", "memory_bytes_per_s", "roofline_seconds", "roofline_fraction"):
             assert math.isfinite(r[key]) and r[key] > 0, key
         assert r["peak_bytes"] >= 0 and r["speedup_vs_reference"] > 0
+        kinds = r["roofline_kinds"]
+        assert sum(k["flops"] for k in kinds.values()) == r["flops_per_step"] == kinds["matmul"]["flops"]
+        assert sum(k["bound_seconds"] for k in kinds.values()) == pytest.approx(r["roofline_seconds"])
     assert rows[0]["speedup_vs_reference"] == 1.0
-    assert report["threads"] == 1 and report["machine"]
+    assert report["threads"] == 1 and report["machine"] and report["memory_bytes_per_s"]["cpu"]["cpu"] > 0
     printed = capsys.readouterr().out
-    assert "| tiny | cpu | reference | 4 |" in printed and printed.count("| tiny | cpu |") == 3
+    assert "| tiny | cpu | reference | 4 |" in printed and printed.count("| tiny | cpu |") == 3 + len(kinds)
+    assert "| tiny | cpu | matmul |" in printed and "% of roofline" in printed
 
 
 def test_bench_rejects_unknown_worlds(tmp_path, capsys):
