@@ -1,5 +1,5 @@
 """CUDA paths, skipped where no GPU is present: our step on the GPU equals the CPU's, compiled under a memory
-budget it equals the eager step, and the benchmark runs there."""
+budget it equals the eager step, and the benchmark (roofline included) runs there."""
 
 from __future__ import annotations
 
@@ -48,5 +48,8 @@ def test_bench_runs_on_cuda(tmp_path):
     out = tmp_path / "bench.json"
     assert bench(["--worlds", "tiny", "--devices", "cuda", "--batches", "8", "--steps", "1",
                   "--matmul-size", "256", "--out", str(out)]) == 0
-    rows = json.loads(out.read_text())["results"]
+    report = json.loads(out.read_text())
+    rows = report["results"]
     assert [r["device"] for r in rows] == ["cuda"] * 3 and all(r["peak_bytes"] > 0 for r in rows)
+    assert report["memory_bytes_per_s"]["cuda"]["wall"] > 0  # the roofline's bandwidth, from a 2 GiB copy
+    assert all(r["roofline_seconds"] > 0 and 0 < r["roofline_fraction"] for r in rows)
