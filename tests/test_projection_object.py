@@ -187,3 +187,12 @@ def test_bad_object_centred_constructor_arguments_are_refused() -> None:
         NuisanceFlow(LABELS, 4, 2, kind="spline")
     with pytest.raises(ValueError, match="nuisance_dim >= 2"):
         NuisanceFlow(LABELS, 1, 2)
+
+
+def test_degraded_targets_are_judged_by_the_degraded_judge() -> None:
+    from ganalyze.projection.report import judge_for
+    from ganalyze.world.classifier import ShapeClassifier
+
+    shipped, degraded = ShapeClassifier(), ShapeClassifier()
+    assert judge_for("low_quality", shipped, degraded) is degraded
+    assert judge_for("warm", shipped, degraded) is shipped and judge_for("low_quality", shipped, None) is shipped

@@ -154,6 +154,7 @@ class ProjectSettings:
     seed: int = setting(1000000, minimum=0)
     report: bool = False
     report_images: int = setting(500, minimum=2, maximum=100000)
+    report_degraded_judge: Optional[str] = setting(None, example="runs/shape_classifier_lq/final")  # judge of low-quality targets
     threads: int = setting(1, minimum=1, maximum=1024)
     out_dir: str = setting("runs/projection/project")
     logger: Any = None
