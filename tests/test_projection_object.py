@@ -43,7 +43,7 @@ def red_square_codes(x: float, y: float, log_scale: float, blur_number: float = 
     """A code: a red object with its frame centred at (x, y) in [-1, 1] coordinates, a grey background, sharp."""
     code = torch.zeros(1, NUISANCE_DIM + SHAPE_DIM)
     code[0, :3] = torch.tensor([math.atanh(x), math.atanh(y), log_scale])
-    code[0, 3:6] = torch.tensor([3.0, -3.0, -3.0])
+    code[0, 3:6] = torch.tensor([0.0, 3.0, 3.0])  # hue 0°, saturated, bright
     code[0, NUISANCE_DIM - 1] = blur_number
     return code
 
