@@ -196,3 +196,23 @@ def test_degraded_targets_are_judged_by_the_degraded_judge() -> None:
     shipped, degraded = ShapeClassifier(), ShapeClassifier()
     assert judge_for("low_quality", shipped, degraded) is degraded
     assert judge_for("warm", shipped, degraded) is shipped and judge_for("low_quality", shipped, None) is shipped
+
+
+def test_report_summary_pools_each_constrained_factor_and_the_clean_and_degraded_targets() -> None:
+    from ganalyze.projection.report import report_summary, summary_table
+
+    def pair(target: str, constrained: dict[str, float], kept: float, ranks: list[float]) -> dict:
+        factors = {f: {"w1_sigma": v, "rank_correlation": float("nan"), "varied_by_both": False} for f, v in constrained.items()}
+        factors.update({f"r{i}": {"w1_sigma": 0.0, "rank_correlation": r, "varied_by_both": True} for i, r in enumerate(ranks)})
+        return {"target": target, "constrained_factors": list(constrained), "factors": factors, "shape_class_kept": kept,
+                "bars": {"w1": all(v <= 0.25 for v in constrained.values()), "kept": kept >= 0.9, "rank": min(ranks) >= 0.8}}
+
+    summary = report_summary({"pairs": [pair("centered", {"x": 0.1, "y": 0.3}, 0.95, [0.9, 0.7]),
+                                        pair("low_quality", {"sharpness": 2.0}, 0.5, [0.85]),
+                                        pair("cool", {"hue": 0.2}, 0.99, [0.95, 0.9])]})
+    assert summary["w1_sigma"]["position"] == pytest.approx({"mean": 0.2, "min": 0.1, "max": 0.3})
+    assert summary["shape_class_kept"]["clean"]["mean"] == pytest.approx(0.97)
+    assert summary["shape_class_kept"]["degraded"]["mean"] == pytest.approx(0.5)
+    assert summary["rank_correlation_share_met"] == pytest.approx(0.8) and summary["pairs_meeting_all_bars"] == 1
+    assert "- position W1/σ: 0.20 (0.10–0.30)" in summary_table(summary)
+    assert "clean targets (%): 97.0 (95.0–99.0)" in summary_table(summary)

@@ -159,9 +159,46 @@ def projection_report(model: ProjectionModel, shapes: ShapeClassifier, num_image
               "shape_judge_accuracy_on_real_images": judge_accuracy,  # judge -> data set -> share named right
               "reconstruction_w1_sigma": reconstruction_w1,  # constrained factors of data set a, reconstructed, to real a
               "all_bars_met": all(all(p["bars"].values()) for p in pairs), "pairs": pairs}
+    report["summary"] = report_summary(report)
     write_json(out / "report.json", report)
-    write_text(out / "report.md", report_table(report))
+    write_text(out / "report.md", report_table(report) + summary_table(report["summary"]))
     return report
+
+
+def spread(values: list[float]) -> dict[str, float] | None:
+    """Mean, lowest and highest of ``values`` (None for none)."""
+    return {"mean": float(np.mean(values)), "min": float(np.min(values)), "max": float(np.max(values))} if values else None
+
+
+def report_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """One line per model: per constrained factor the W1/σ over the pairs whose target constrains it, shape class
+    kept onto clean and onto degraded targets, and the share of (pair, factor both vary) with rank ρ ≥ RANK_BAR."""
+    w1: dict[str, list[float]] = {}
+    kept: dict[str, list[float]] = {"clean": [], "degraded": []}
+    ranks = []
+    for p in report["pairs"]:
+        for f in p["constrained_factors"]:
+            w1.setdefault("position" if f in ("x", "y") else f, []).append(p["factors"][f]["w1_sigma"])
+        kept["degraded" if "sharpness" in p["constrained_factors"] else "clean"].append(p["shape_class_kept"])
+        ranks += [v["rank_correlation"] for v in p["factors"].values() if v["varied_by_both"]]
+    ranks_found = [r for r in ranks if not np.isnan(r)]
+    return {"w1_sigma": {f: spread(v) for f, v in w1.items()},
+            "shape_class_kept": {k: spread(v) for k, v in kept.items()},
+            "rank_correlation_share_met": float(np.mean([r >= RANK_BAR for r in ranks_found])) if ranks_found else None,
+            "rank_correlation_median": float(np.median(ranks_found)) if ranks_found else None,
+            "pairs_meeting_all_bars": sum(all(p["bars"].values()) for p in report["pairs"])}
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    """The summary as a short markdown list."""
+    def show(s: dict[str, float] | None, scale: float = 1.0, digits: int = 2) -> str:
+        return "–" if s is None else f"{scale * s['mean']:.{digits}f} ({scale * s['min']:.{digits}f}–{scale * s['max']:.{digits}f})"
+
+    lines = [f"- {f} W1/σ: {show(s)}" for f, s in summary["w1_sigma"].items()]
+    lines += [f"- shape class kept onto {k} targets (%): {show(s, 100, 1)}" for k, s in summary["shape_class_kept"].items()]
+    lines.append(f"- rank ρ ≥ {RANK_BAR}: {summary['rank_correlation_share_met']:.0%} of (pair, factor both vary), "
+                 f"median ρ {summary['rank_correlation_median']:.2f}; pairs meeting every bar: {summary['pairs_meeting_all_bars']}")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def report_table(report: dict[str, Any]) -> str:
