@@ -43,7 +43,7 @@ def red_square_codes(x: float, y: float, log_scale: float, blur_number: float = 
     """A code: a red object with its frame centred at (x, y) in [-1, 1] coordinates, a grey background, sharp."""
     code = torch.zeros(1, NUISANCE_DIM + SHAPE_DIM)
     code[0, :3] = torch.tensor([math.atanh(x), math.atanh(y), log_scale])
-    code[0, 3:6] = torch.tensor([0.0, 3.0, 3.0])  # hue 0°, saturated, bright
+    code[0, 3:6] = torch.tensor([3.0, -3.0, -3.0])  # red
     code[0, NUISANCE_DIM - 1] = blur_number
     return code
 
@@ -216,3 +216,17 @@ def test_report_summary_pools_each_constrained_factor_and_the_clean_and_degraded
     assert summary["rank_correlation_share_met"] == pytest.approx(0.8) and summary["pairs_meeting_all_bars"] == 1
     assert "- position W1/σ: 0.20 (0.10–0.30)" in summary_table(summary)
     assert "clean targets (%): 97.0 (95.0–99.0)" in summary_table(summary)
+
+
+@torch.no_grad()
+def test_a_hue_code_draws_the_hue_its_first_number_names() -> None:
+    """With hue_code the colour's first number is the hue in units of HUE_STEP degrees (measured from pixels)."""
+    from ganalyze.projection.object_centred import HUE_STEP
+
+    ae = object_autoencoder()
+    ae.hue_code = True
+    for c0 in (0.5, 2.0, 3.5, 5.0):
+        code = red_square_codes(0.0, 0.0, math.log(0.45))
+        code[0, 3:6] = torch.tensor([c0, 3.0, 3.0])
+        hue = float(measure(ae.decode(code))["hue"])
+        assert min(abs(hue - HUE_STEP * c0), 360 - abs(hue - HUE_STEP * c0)) < 2.0

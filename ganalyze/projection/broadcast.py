@@ -20,7 +20,7 @@ from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
 from ganalyze.projection.flow import coordinate_maps
 from ganalyze.projection.object_centred import ObjectCentredAutoEncoder
 
-OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight")  # settings only an object-centred autoencoder takes
+OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code")  # settings only an object-centred autoencoder takes
 
 
 class BroadcastAutoEncoder(AutoEncoder):

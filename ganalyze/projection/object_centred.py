@@ -4,7 +4,7 @@ Why: in a code without layout (broadcast.py) the flow that moves position or col
 (measured: 62–89% of shapes kept), and a decoder trained on squared error draws no blur (real low-quality
 images reconstructed 1.64σ too sharp). Here the code is, by construction,
 
-    [pose (x, y, log-scale) | object colour (hue, saturation, value) | background (3) | quality (blur) | shape (global_dim)]
+    [pose (x, y, log-scale) | object colour (3) | background (3) | quality (blur) | shape (global_dim)]
 
 The encoder reads pose, colour, background and quality from the whole image (coordinates beside the pixels),
 then cuts a glimpse around the pose (a spatial transformer: ``affine_grid`` + ``grid_sample``) and reads the
@@ -29,10 +29,8 @@ from ganalyze.projection.flow import coordinate_maps
 from ganalyze.world.render import hsv_to_rgb
 
 POSE_DIM, COLOUR_DIM, BACKGROUND_DIM, QUALITY_DIM = 3, 3, 3, 1
-HUE_STEP = 60.0  # degrees of hue per unit of the colour's first number
+HUE_STEP = 60.0  # degrees of hue per unit of the colour's first number (hue_code)
 NUISANCE_DIM = POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + QUALITY_DIM  # numbers a flow may move; the shape follows
-SOFTNESS_WEIGHT = 0.1  # of the mask's softness in the frame penalty (relative to its centroid and area terms)
-SOFTNESS_START, SOFTNESS_FULL = 1000, 2500  # training steps: the softness term grows from 0 to its weight between them
 FRAME_AREA = 0.25  # share of the object frame the mask covers: the log-scale is then half the log of the object's area
 BLUR_RADIUS = 3  # Gaussian kernel half-width in pixels (σ up to about 1.2 px)
 MIN_BLUR, MAX_BLUR, START_BLUR = 0.05, 1.5, 0.5  # σ in pixels: the sharpest and bluntest drawn, and where the encoder starts
@@ -65,10 +63,12 @@ def pose_from_objectness(objectness: torch.Tensor) -> torch.Tensor:
     return torch.cat([centroid, (0.5 * mass.log() - 0.5 * math.log(FRAME_AREA))[:, None]], 1)
 
 
-def colour_of(numbers: torch.Tensor) -> torch.Tensor:
-    """The colour code's numbers (N, 3) -> RGB (N, 3): hue HUE_STEP·c₀ degrees (around the circle), saturation
-    σ(c₁), value σ(c₂). A hue is one number, so a flow moving it number by number keeps the order of hues (with an
-    RGB code a per-number map reversed warm hues when it made them cool)."""
+def colour_of(numbers: torch.Tensor, hue_code: bool) -> torch.Tensor:
+    """The colour code's numbers (N, 3) -> RGB (N, 3): σ(c) per channel, or with ``hue_code`` hue HUE_STEP·c₀
+    degrees (around the circle), saturation σ(c₁), value σ(c₂), where a hue is one number a per-number flow can
+    move in order."""
+    if not hue_code:
+        return torch.sigmoid(numbers)
     return hsv_to_rgb(HUE_STEP * numbers[:, 0], torch.sigmoid(numbers[:, 1]), torch.sigmoid(numbers[:, 2]))
 
 
@@ -112,12 +112,13 @@ class ObjectCentredAutoEncoder(AutoEncoder):
     ``object_centred`` must be true and ``latent_channels`` 0 (they name this layout in the config);
     ``global_dim`` numbers of shape code; ``width`` channels at full resolution (doubled per stage);
     ``stages`` 2× steps of the mask decoder from its R / 2^stages grid; ``glimpse`` the side of the object-frame
-    view the shape is read from; ``frame_weight`` the weight of the frame penalty. Encode and save are AutoEncoder's.
+    view the shape is read from; ``frame_weight`` the weight of the frame penalty; ``hue_code`` colour numbers as
+    hue, saturation and value instead of red, green and blue. Encode and save are AutoEncoder's.
     """
 
     def __init__(self, resolution: int = 32, latent_channels: int = 0, stages: int = 2, width: int = 16,
                  global_dim: int = 6, decoder_depth: int = 2, object_centred: bool = True, glimpse: int = 16,
-                 frame_weight: float = 10.0):
+                 frame_weight: float = 10.0, hue_code: bool = False):
         nn.Module.__init__(self)  # AutoEncoder's layers are not built: this one has its own
         side = resolution // 2**stages
         if not object_centred or latent_channels != 0 or global_dim < 1:
@@ -129,8 +130,8 @@ class ObjectCentredAutoEncoder(AutoEncoder):
                              f"glimpse ({glimpse}) a multiple of 4 of at least 8, frame_weight ({frame_weight}) >= 0")
         self.config = {"resolution": resolution, "latent_channels": 0, "stages": stages, "width": width,
                        "global_dim": global_dim, "decoder_depth": decoder_depth, "object_centred": True,
-                       "glimpse": glimpse, "frame_weight": frame_weight}
-        self.resolution, self.glimpse, self.frame_weight = resolution, glimpse, frame_weight
+                       "glimpse": glimpse, "frame_weight": frame_weight, "hue_code": bool(hue_code)}
+        self.resolution, self.glimpse, self.frame_weight, self.hue_code = resolution, glimpse, frame_weight, bool(hue_code)
         self.nuisance_dim, self.shape_dim = NUISANCE_DIM, global_dim
         self.latent_shape, self.spatial_dim = (0, 1, 1), 0
         self.global_dim = self.latent_dim = NUISANCE_DIM + global_dim
@@ -149,7 +150,6 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         self.mask_decoder = nn.Sequential(*upsampling_decoder(global_dim + 2, chans, decoder_depth)[:-1],
                                           nn.Conv2d(chans[0], 1, 3, padding=1))
         self.background_basis = nn.Parameter(torch.zeros(1 + BACKGROUND_DIM, 3, resolution, resolution))
-        self.register_buffer("steps_trained", torch.tensor(0))  # counts training losses: the softness term's ramp
         self.register_buffer("image_coords", coordinate_maps(resolution, resolution), persistent=False)
         self.register_buffer("grid_coords", coordinate_maps(side, side), persistent=False)
 
@@ -184,7 +184,7 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         mask = warp(frame_mask, frame_transform(pose_of(pose), inverse=True), self.resolution)
         weights = torch.cat([torch.ones_like(background[:, :1]), background], 1)
         back = torch.sigmoid(torch.einsum("nk,kchw->nchw", weights, self.background_basis))
-        rgb = colour_of(colour)[:, :, None, None]
+        rgb = colour_of(colour, self.hue_code)[:, :, None, None]
         sigma = blur_of(quality[:, 0])
         image = blur(mask * rgb + (1 - mask) * back, sigma)
         return {"frame_mask": frame_mask, "mask": mask, "colour": rgb, "background": back, "blur": sigma, "image": image}
@@ -195,24 +195,14 @@ class ObjectCentredAutoEncoder(AutoEncoder):
 
     def frame_penalty(self, frame_mask: torch.Tensor) -> torch.Tensor:
         """Per image: squared distance of the mask's centroid from the frame's centre plus the squared gap of its
-        area share to FRAME_AREA, so the pose holds where the object is and how big; plus SOFTNESS_WEIGHT × how far
-        the mask is from a silhouette (Σ 4m(1 − m) / Σ m: 0 for a mask of 0s and 1s, and no reward for an empty
-        mask, which a plain mean of 4m(1 − m) gave early in training; it grows in between SOFTNESS_START and SOFTNESS_FULL
-        training steps, as from the start it kept the objectness map from learning where objects are: pose ρ with the
-        true x 0.3 after 1,500 steps, against 1.0), so soft edges are drawn by the blur number, not
-        by the shape (without it a blurred data set's blur went into its shape numbers: blur 0.29 px against
-        0.23 for clean sets, and low-quality shapes drawn sharp kept their class 72–81%)."""
+        area share to FRAME_AREA, so the pose holds where the object is and how big."""
         coords = pixel_centres(frame_mask.shape[-1]).to(frame_mask)
         area = frame_mask.mean((1, 2, 3))
         centroid = (frame_mask * coords).mean((2, 3)) / area.clamp_min(1e-3)[:, None]
-        soft = 4 * (frame_mask * (1 - frame_mask)).mean((1, 2, 3)) / area.clamp_min(1e-3)
-        ramp = min(1.0, max(0.0, (int(self.steps_trained) - SOFTNESS_START) / (SOFTNESS_FULL - SOFTNESS_START)))
-        return centroid.pow(2).sum(1) + (area - FRAME_AREA).pow(2) + ramp * SOFTNESS_WEIGHT * soft
+        return centroid.pow(2).sum(1) + (area - FRAME_AREA).pow(2)
 
     def loss(self, images: torch.Tensor, kl_weight: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """VAE loss per image: summed squared pixel error + kl_weight · KL + frame_weight · frame penalty."""
-        if self.training:
-            self.steps_trained += 1
         mean, logvar = self.posterior(images)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
         drawn = self.parts(mean + noise * (0.5 * logvar).exp())
