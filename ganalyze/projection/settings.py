@@ -59,7 +59,7 @@ class AutoencoderModel:
     object_centred: bool = False  # true (with latent_channels 0): pose, colour, quality and shape numbers (object_centred.py)
     glimpse: int = setting(16, minimum=8, maximum=256, example="16")  # object-centred: side of the view the shape is read from
     frame_weight: float = setting(10.0, minimum=0.0, example="10.0")  # object-centred: weight of the frame penalty
-    hue_code: bool = False  # object-centred: colour numbers as hue, saturation, value (not red, green, blue)
+    hue_code: bool = False  # object-centred: colour numbers as hue, saturation, value (measured worse: docs/projection.md)
 
 
 @dataclass
