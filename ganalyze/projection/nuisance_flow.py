@@ -9,7 +9,10 @@ shape differently at another place, size or colour. The nuisance numbers go thro
   can fit how nuisance numbers depend on each other and on the shape;
 - ``monotone``: each number alone through a per-data-set increasing map, z_d = Φ⁻¹(F_{y,d}(h_d)), F a mixture
   of ``components`` Gaussians' distribution function. A projection is then, number by number, the quantile
-  map F_b⁻¹ ∘ F_a (the one-dimensional optimal transport), which keeps each number's order by construction.
+  map F_b⁻¹ ∘ F_a (the one-dimensional optimal transport), which keeps each number's order by construction;
+- ``hybrid``: the pose and quality numbers monotone, the colour and background numbers through couplings given the
+  label, the shape numbers and the pose and quality numbers (measured: couplings render palettes best, monotone
+  maps positions and sizes).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from torch import nn
 
 from ganalyze.pretrained import load_config
 from ganalyze.projection.flow import ConditionalFlow, MapFlow
+from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM
 
-FLOW_KINDS = ("coupling", "monotone")
+FLOW_KINDS = ("coupling", "monotone", "hybrid")
 EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite
 BISECTIONS = 60  # steps of the monotone map's inverse (each halves the bracket)
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -105,13 +109,31 @@ class NuisanceFlow(ConditionalFlow):
         self.nuisance_dim, self.shape_dim = nuisance_dim, shape_dim
         self.shape, self.global_dim, self.dim = (0, 1, 1), nuisance_dim + shape_dim, nuisance_dim + shape_dim
         self.map_flow = None  # no spatial map
-        self.nuisance = (MapFlow((nuisance_dim, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp, False,
-                                 seed, context_dim=shape_dim) if kind == "coupling"
-                         else MonotoneMarginals(len(labels), nuisance_dim, components))
+        if kind == "hybrid":  # monotone: pose and quality; couplings: colour and background
+            appearance = COLOUR_DIM + BACKGROUND_DIM
+            if nuisance_dim != POSE_DIM + appearance + 1:
+                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + appearance + 1} nuisance "
+                                 f"numbers, got nuisance_dim={nuisance_dim}")
+            self.register_buffer("geometric", torch.tensor([*range(POSE_DIM), nuisance_dim - 1]), persistent=False)
+            self.register_buffer("appearance", torch.arange(POSE_DIM, POSE_DIM + appearance), persistent=False)
+            self.nuisance = MonotoneMarginals(len(labels), POSE_DIM + 1, components)
+            self.couplings = MapFlow((appearance, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp, False,
+                                     seed, context_dim=shape_dim + POSE_DIM + 1)
+        else:
+            self.nuisance = (MapFlow((nuisance_dim, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp,
+                                     False, seed, context_dim=shape_dim) if kind == "coupling"
+                             else MonotoneMarginals(len(labels), nuisance_dim, components))
 
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample; the shape part is z's as is."""
         nuisance, shape = h[:, : self.nuisance_dim], h[:, self.nuisance_dim :]
+        if self.kind == "hybrid":
+            geometric = nuisance[:, self.geometric]
+            z_geo, ld_geo = self.nuisance(geometric, y)
+            z_app, ld_app = self.couplings(nuisance[:, self.appearance, None, None], y, torch.cat([shape, geometric], 1))
+            z = torch.empty_like(nuisance)
+            z[:, self.geometric], z[:, self.appearance] = z_geo, z_app.flatten(1)
+            return torch.cat([z, shape], 1), ld_geo + ld_app
         if self.kind == "coupling":
             z, logdet = self.nuisance(nuisance[:, :, None, None], y, shape)
             z = z.flatten(1)
@@ -122,6 +144,13 @@ class NuisanceFlow(ConditionalFlow):
     def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
         z_nuisance, shape = z[:, : self.nuisance_dim], z[:, self.nuisance_dim :]
+        if self.kind == "hybrid":
+            geometric = self.nuisance.inverse(z_nuisance[:, self.geometric], y)
+            appearance = self.couplings.inverse(z_nuisance[:, self.appearance, None, None], y,
+                                                torch.cat([shape, geometric], 1)).flatten(1)
+            nuisance = torch.empty_like(z_nuisance)
+            nuisance[:, self.geometric], nuisance[:, self.appearance] = geometric, appearance
+            return torch.cat([nuisance, shape], 1)
         if self.kind == "coupling":
             nuisance = self.nuisance.inverse(z_nuisance[:, :, None, None], y, shape).flatten(1)
         else:

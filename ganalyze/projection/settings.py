@@ -96,7 +96,7 @@ class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
-    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling or monotone (nuisance_flow.py)
+    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone or hybrid (nuisance_flow.py)
     components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
 
 
@@ -135,8 +135,8 @@ class ProjectTrainSettings:
                               f"{model.latent_channels}), autoencoder.model.global_dim >= 1 (the shape numbers; got "
                               f"{model.global_dim}) and autoencoder.model.glimpse a multiple of 4 (got {model.glimpse}); "
                               "e.g. autoencoder.model.latent_channels=0 autoencoder.model.global_dim=6.")
-        if flow.kind == "monotone" and (not model.object_centred or flow.transport):
-            raise ConfigError(f"flow.kind=monotone moves the numbers of an object-centred code one by one along quantile "
+        if flow.kind != "coupling" and (not model.object_centred or flow.transport):
+            raise ConfigError(f"flow.kind={flow.kind} moves the numbers of an object-centred code one by one along quantile "
                               f"maps; it needs autoencoder.model.object_centred=true and flow.transport=0 (got "
                               f"object_centred={model.object_centred}, transport={flow.transport}); other codes use "
                               "flow.kind=coupling.")
