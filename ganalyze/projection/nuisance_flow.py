@@ -28,7 +28,8 @@ from ganalyze.projection.flow import ConditionalFlow, MapFlow
 from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM
 
 FLOW_KINDS = ("coupling", "monotone", "hybrid")
-EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite
+EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite (a number beyond a
+# mixture's reach maps to its outermost quantile, and a projection back returns that quantile, not the number)
 BISECTIONS = 60  # steps of the monotone map's inverse (each halves the bracket)
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
