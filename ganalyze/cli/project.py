@@ -126,7 +126,9 @@ def run_projection(cfg: DictConfig) -> Path:
         write_json(stage / "projection.json", report)
     paths = {"projection": out / "projection.png", "samples": out / "samples.png"}
     if settings.report:
-        projection_report(model, ShapeClassifier.from_pretrained(), settings.report_images, settings.seed, out)
+        degraded = settings.report_degraded_judge
+        projection_report(model, ShapeClassifier.from_pretrained(), settings.report_images, settings.seed, out,
+                          ShapeClassifier.from_pretrained(degraded) if degraded else None)
         paths.update({f"strip_{name}": out / f"strip_{name}.png" for name in model.labels})
         print((out / "report.md").read_text())
     logger = build_logger(cfg.logger, out, "projection", plain(cfg), job_type="projection")

@@ -18,6 +18,9 @@ from torch import nn
 from ganalyze.pretrained import load_config
 from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
 from ganalyze.projection.flow import coordinate_maps
+from ganalyze.projection.object_centred import ObjectCentredAutoEncoder
+
+OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code")  # settings only an object-centred autoencoder takes
 
 
 class BroadcastAutoEncoder(AutoEncoder):
@@ -68,15 +71,19 @@ class BroadcastAutoEncoder(AutoEncoder):
 
 
 def autoencoder_class(config: dict) -> type[AutoEncoder]:
-    """The autoencoder a config names: a spatial map (latent_channels >= 1) or a broadcast code (latent_channels 0)."""
+    """The autoencoder a config names: object-centred (object_centred true), a spatial map (latent_channels >= 1)
+    or a broadcast code (latent_channels 0)."""
+    if config.get("object_centred", False):
+        return ObjectCentredAutoEncoder
     return BroadcastAutoEncoder if int(config.get("latent_channels", 1)) == 0 else AutoEncoder
 
 
 def build_autoencoder(config: dict) -> AutoEncoder:
-    """A fresh autoencoder of the layout ``config`` names."""
-    return autoencoder_class(config)(**config)
+    """A fresh autoencoder of the layout ``config`` names (settings of another layout are left out)."""
+    cls = autoencoder_class(config)
+    return cls(**(config if cls is ObjectCentredAutoEncoder else {k: v for k, v in config.items() if k not in OBJECT_KEYS}))
 
 
 def load_autoencoder(folder: str | os.PathLike) -> AutoEncoder:
-    """Load either autoencoder from its folder, chosen by latent_channels in its config.json."""
+    """Load any of the autoencoders from its folder, chosen by its config.json."""
     return autoencoder_class(load_config(folder, "AutoEncoder")).from_pretrained(folder)

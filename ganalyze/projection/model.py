@@ -21,6 +21,7 @@ from ganalyze.errors import WeightsError
 from ganalyze.projection.autoencoder import AutoEncoder
 from ganalyze.projection.broadcast import load_autoencoder
 from ganalyze.projection.flow import ConditionalFlow
+from ganalyze.projection.nuisance_flow import load_flow
 
 SHIPPED_FOLDER = Path(__file__).resolve().parent.parent / "weights" / "projection"
 NOISE_NAME = "noise.json"
@@ -37,6 +38,11 @@ class ProjectionModel(nn.Module):
                 f"autoencoder makes {list(autoencoder.latent_shape)} + {autoencoder.global_dim}; "
                 "train the flow on this autoencoder's codes."
             )
+        if getattr(flow, "nuisance_dim", None) != getattr(autoencoder, "nuisance_dim", None):
+            raise WeightsError(f"the flow keeps {getattr(flow, 'shape_dim', 'no')} shape numbers after "
+                               f"{getattr(flow, 'nuisance_dim', 'no')} nuisance numbers, but the autoencoder's code has "
+                               f"{getattr(autoencoder, 'nuisance_dim', 'no')} nuisance numbers; train the flow on this "
+                               "autoencoder's codes.")
         if noise_std is not None and (len(noise_std) != len(flow.labels) or not all(math.isfinite(s) and s >= 0 for s in noise_std)):
             raise WeightsError(f"noise_std={noise_std} must hold one finite value >= 0 per data set "
                                f"({', '.join(flow.labels)}).")
@@ -106,7 +112,7 @@ class ProjectionModel(nn.Module):
                 f"no projection model folder at {folder}; expected one with autoencoder/ and flow/ written by "
                 "ganalyze-project-train (or ProjectionModel.save_pretrained)."
             )
-        flow = ConditionalFlow.from_pretrained(folder / "flow")
+        flow = load_flow(folder / "flow")
         model = cls(load_autoencoder(folder / "autoencoder"), flow, read_noise(folder / NOISE_NAME, flow.labels))
         return model.eval()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ganalyze.errors import ConfigError
+from ganalyze.projection.nuisance_flow import FLOW_KINDS
 from ganalyze.typed_settings import setting
 
 
@@ -55,6 +56,10 @@ class AutoencoderModel:
     width: int = setting(16, minimum=1)
     global_dim: int = setting(8, minimum=0)
     decoder_depth: int = setting(1, minimum=1)
+    object_centred: bool = False  # true (with latent_channels 0): pose, colour, quality and shape numbers (object_centred.py)
+    glimpse: int = setting(16, minimum=8, maximum=256, example="16")  # object-centred: side of the view the shape is read from
+    frame_weight: float = setting(10.0, minimum=0.0, example="10.0")  # object-centred: weight of the frame penalty
+    hue_code: bool = False  # object-centred: colour numbers as hue, saturation, value (measured worse: docs/projection.md)
 
 
 @dataclass
@@ -91,6 +96,8 @@ class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
+    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone or hybrid (nuisance_flow.py)
+    components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
 
 
 @dataclass
@@ -109,12 +116,30 @@ class ProjectTrainSettings:
 
     def __post_init__(self) -> None:
         resolution, stages = self.data.resolution, self.autoencoder.model.stages
+        self.check_object_centred()
         if self.autoencoder.model.latent_channels == 0 and self.autoencoder.model.global_dim < 1:
             raise ConfigError("autoencoder.model.latent_channels=0 (a code without a map) needs "
                               "autoencoder.model.global_dim >= 1; e.g. autoencoder.model.global_dim=16.")
         if resolution % 2**stages or (resolution // 2**stages) % (2 if self.autoencoder.model.latent_channels == 1 else 1):
             raise ConfigError(f"data.resolution={resolution} must be divisible by 2**autoencoder.model.stages = "
                               f"{2**stages} (and the code map side even for a one-channel map); e.g. data.resolution=32.")
+
+    def check_object_centred(self) -> None:
+        """The object-centred layout and the flows for its codes: which settings go together."""
+        model, flow = self.autoencoder.model, self.flow
+        if flow.kind not in FLOW_KINDS:
+            raise ConfigError(f"flow.kind={flow.kind!r} is not a flow for object-centred codes; choose one of "
+                              f"{', '.join(FLOW_KINDS)} (e.g. flow.kind=monotone).")
+        if model.object_centred and (model.latent_channels != 0 or model.global_dim < 1 or model.glimpse % 4):
+            raise ConfigError(f"autoencoder.model.object_centred=true needs autoencoder.model.latent_channels=0 (no map; got "
+                              f"{model.latent_channels}), autoencoder.model.global_dim >= 1 (the shape numbers; got "
+                              f"{model.global_dim}) and autoencoder.model.glimpse a multiple of 4 (got {model.glimpse}); "
+                              "e.g. autoencoder.model.latent_channels=0 autoencoder.model.global_dim=6.")
+        if flow.kind != "coupling" and (not model.object_centred or flow.transport):
+            raise ConfigError(f"flow.kind={flow.kind} moves the numbers of an object-centred code one by one along quantile "
+                              f"maps; it needs autoencoder.model.object_centred=true and flow.transport=0 (got "
+                              f"object_centred={model.object_centred}, transport={flow.transport}); other codes use "
+                              "flow.kind=coupling.")
 
 
 @dataclass
@@ -130,6 +155,7 @@ class ProjectSettings:
     seed: int = setting(1000000, minimum=0)
     report: bool = False
     report_images: int = setting(500, minimum=2, maximum=100000)
+    report_degraded_judge: Optional[str] = setting(None, example="runs/shape_classifier_lq/final")  # judge of low-quality targets
     threads: int = setting(1, minimum=1, maximum=1024)
     out_dir: str = setting("runs/projection/project")
     logger: Any = None

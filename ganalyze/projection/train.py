@@ -24,6 +24,7 @@ from ganalyze.projection.broadcast import build_autoencoder, load_autoencoder
 from ganalyze.projection.datasets import LabelledImages
 from ganalyze.projection.flow import ConditionalFlow, standard_normal_log_prob
 from ganalyze.projection.model import ProjectionModel
+from ganalyze.projection.nuisance_flow import NuisanceFlow
 
 LossFn = Callable[[torch.Generator], dict[str, torch.Tensor]]
 LogFn = Callable[[int, dict[str, float]], None]
@@ -132,14 +133,26 @@ def transport_cost(flow: ConditionalFlow, codes: torch.Tensor, z: torch.Tensor, 
     return (flow.inverse(z, others) - codes).pow(2).mean()
 
 
+def build_flow(ae: AutoEncoder, labels: list[str], stage: dict[str, Any]) -> ConditionalFlow:
+    """The flow for ``ae``'s codes: a nuisance flow of stage['kind'] (the shape numbers kept) for an object-centred
+    autoencoder, else the map and global flow; sized by stage['model'] (a nuisance flow reads its global_* sizes)."""
+    model_cfg, seed = stage["model"], int(stage["train"]["seed"])
+    if getattr(ae, "nuisance_dim", None) is None:
+        return ConditionalFlow(ae.latent_shape, labels, global_dim=ae.global_dim, seed=seed, **model_cfg)
+    return NuisanceFlow(labels, ae.nuisance_dim, ae.shape_dim, kind=stage.get("kind", "coupling"),
+                        blocks=model_cfg["global_blocks"], hidden=model_cfg["global_hidden"], depth=model_cfg["depth"],
+                        embed_dim=model_cfg["embed_dim"], clamp=model_cfg["clamp"],
+                        components=int(stage.get("components", 8)), seed=seed)
+
+
 def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
                log: LogFn | None = None) -> ConditionalFlow:
     """Fit the conditional flow by maximum likelihood to codes sampled from the frozen autoencoder's posterior,
     plus stage['transport'] × the mean squared move per code dimension of each code projected onto another
     data set (see transport_cost)."""
-    model_cfg, cfg, transport = stage["model"], stage["train"], float(stage.get("transport", 0.0))
+    cfg, transport = stage["train"], float(stage.get("transport", 0.0))
     torch.manual_seed(int(cfg["seed"]))
-    flow = ConditionalFlow(ae.latent_shape, data.names, global_dim=ae.global_dim, seed=int(cfg["seed"]), **model_cfg)
+    flow = build_flow(ae, data.names, stage)
     means, logvars = encode_all(ae, data)
     stds = (0.5 * logvars).exp()
     batch_size = int(cfg["batch_size"])

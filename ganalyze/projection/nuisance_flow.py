@@ -1,0 +1,165 @@
+"""A conditional flow for object-centred codes: it moves the nuisance numbers per data set and keeps the shape.
+
+Codes are [nuisance (pose, colour, background, quality) | shape] (object_centred.py). The shape numbers pass
+through unchanged (z = h there, a standard normal density shared by every data set), so a projection
+T⁻¹(T(h | a) | b) keeps them exactly, and the shape class can change only as far as the decoder draws one
+shape differently at another place, size or colour. The nuisance numbers go through one of two flows:
+
+- ``coupling``: dense affine couplings given the label and the shape numbers (flow.MapFlow on a 1×1 map), which
+  can fit how nuisance numbers depend on each other and on the shape;
+- ``monotone``: each number alone through a per-data-set increasing map, z_d = Φ⁻¹(F_{y,d}(h_d)), F a mixture
+  of ``components`` Gaussians' distribution function. A projection is then, number by number, the quantile
+  map F_b⁻¹ ∘ F_a (the one-dimensional optimal transport), which keeps each number's order by construction;
+- ``hybrid``: the pose and quality numbers monotone, the colour and background numbers through couplings given the
+  label, the shape numbers and the pose and quality numbers (measured: couplings render palettes best, monotone
+  maps positions and sizes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import nn
+
+from ganalyze.pretrained import load_config
+from ganalyze.projection.flow import ConditionalFlow, MapFlow
+from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM
+
+FLOW_KINDS = ("coupling", "monotone", "hybrid")
+EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite (a number beyond a
+# mixture's reach maps to its outermost quantile, and a projection back returns that quantile, not the number)
+BISECTIONS = 60  # steps of the monotone map's inverse (each halves the bracket)
+LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+class MonotoneMarginals(nn.Module):
+    """Per data set and number, an increasing map h -> z = Φ⁻¹(F(h)) with F a mixture of Gaussians' CDF."""
+
+    def __init__(self, num_labels: int, dim: int, components: int):
+        super().__init__()
+        spread = torch.linspace(-2, 2, components)
+        self.logits = nn.Parameter(torch.zeros(num_labels, dim, components))
+        self.means = nn.Parameter(spread.repeat(num_labels, dim, 1).clone())
+        self.log_scales = nn.Parameter(torch.zeros(num_labels, dim, components))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def _start_from(self, h: torch.Tensor) -> None:
+        """Data-dependent start (as ActNorm's): every mixture's means at quantiles of the first batch, scales at
+        half the spread between neighbouring quantiles, so training starts near the data's range."""
+        k = self.means.shape[-1]
+        levels = (torch.arange(k, dtype=h.dtype) + 0.5) / k
+        quantiles = torch.quantile(h, levels, dim=0).T  # (dim, components)
+        step = h.std(0, keepdim=True).T / k + 1e-3
+        self.means.copy_(quantiles.expand_as(self.means))
+        self.log_scales.copy_(step.log().expand_as(self.log_scales) + math.log(2.0))
+        self.initialized.fill_(True)
+
+    def _mixture(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Log weights, means and scales of the labels' mixtures: (N, dim, components) each."""
+        return self.logits[y].log_softmax(-1), self.means[y], self.log_scales[y].exp()
+
+    def cdf_and_log_density(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """F_y(h) and log f_y(h) per number: (N, dim) each."""
+        log_w, mean, scale = self._mixture(y)
+        u = (h[..., None] - mean) / scale
+        cdf = (log_w.exp() * torch.special.ndtr(u)).sum(-1)
+        log_density = torch.logsumexp(log_w - 0.5 * u.pow(2) - LOG_SQRT_2PI - scale.log(), dim=-1)
+        return cdf, log_density
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """h (N, dim) -> (z, log|det|): z = Φ⁻¹(F(h)), log|det| = Σ log f(h) − log φ(z)."""
+        if self.training and not bool(self.initialized):
+            self._start_from(h)
+        cdf, log_density = self.cdf_and_log_density(h, y)
+        z = torch.special.ndtri(cdf.clamp(EDGE, 1 - EDGE))
+        return z, (log_density - (-0.5 * z.pow(2) - LOG_SQRT_2PI)).sum(1)
+
+    @torch.no_grad()
+    def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The h with Φ⁻¹(F(h)) = z, by bisection inside the mixtures' reach (an increasing F has one)."""
+        target = torch.special.ndtr(z).clamp(EDGE, 1 - EDGE)
+        _, mean, scale = self._mixture(y)
+        low = (mean - 10 * scale).amin(-1)
+        high = (mean + 10 * scale).amax(-1)
+        for _ in range(BISECTIONS):
+            mid = 0.5 * (low + high)
+            below = self.cdf_and_log_density(mid, y)[0] < target
+            low, high = torch.where(below, mid, low), torch.where(below, high, mid)
+        return 0.5 * (low + high)
+
+
+class NuisanceFlow(ConditionalFlow):
+    """T(h | y) on codes [nuisance (nuisance_dim) | shape (shape_dim)]: the nuisance numbers through a ``kind``
+    flow given the label, the shape numbers unchanged. Likelihoods, labels and saving are ConditionalFlow's."""
+
+    def __init__(self, labels: list[str], nuisance_dim: int, shape_dim: int, kind: str = "coupling",
+                 blocks: int = 8, hidden: int = 128, depth: int = 2, embed_dim: int = 8, clamp: float = 2.0,
+                 components: int = 8, seed: int = 0):
+        nn.Module.__init__(self)  # ConditionalFlow's layers are not built: this one has its own
+        if not labels or kind not in FLOW_KINDS or nuisance_dim < 2 or shape_dim < 1 or components < 1:
+            raise ValueError(f"a nuisance flow needs data-set labels, kind in {FLOW_KINDS}, nuisance_dim >= 2, "
+                             f"shape_dim >= 1 and components >= 1; got labels={labels}, kind={kind!r}, "
+                             f"nuisance_dim={nuisance_dim}, shape_dim={shape_dim}, components={components}")
+        self.config = {"labels": list(labels), "nuisance_dim": nuisance_dim, "shape_dim": shape_dim, "kind": kind,
+                       "blocks": blocks, "hidden": hidden, "depth": depth, "embed_dim": embed_dim, "clamp": clamp,
+                       "components": components, "seed": seed}
+        self.labels, self.kind = list(labels), kind
+        self.nuisance_dim, self.shape_dim = nuisance_dim, shape_dim
+        self.shape, self.global_dim, self.dim = (0, 1, 1), nuisance_dim + shape_dim, nuisance_dim + shape_dim
+        self.map_flow = None  # no spatial map
+        if kind == "hybrid":  # monotone: pose and quality; couplings: colour and background
+            appearance = COLOUR_DIM + BACKGROUND_DIM
+            if nuisance_dim != POSE_DIM + appearance + 1:
+                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + appearance + 1} nuisance "
+                                 f"numbers, got nuisance_dim={nuisance_dim}")
+            self.register_buffer("geometric", torch.tensor([*range(POSE_DIM), nuisance_dim - 1]), persistent=False)
+            self.register_buffer("appearance", torch.arange(POSE_DIM, POSE_DIM + appearance), persistent=False)
+            self.nuisance = MonotoneMarginals(len(labels), POSE_DIM + 1, components)
+            self.couplings = MapFlow((appearance, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp, False,
+                                     seed, context_dim=shape_dim + POSE_DIM + 1)
+        else:
+            self.nuisance = (MapFlow((nuisance_dim, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp,
+                                     False, seed, context_dim=shape_dim) if kind == "coupling"
+                             else MonotoneMarginals(len(labels), nuisance_dim, components))
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample; the shape part is z's as is."""
+        nuisance, shape = h[:, : self.nuisance_dim], h[:, self.nuisance_dim :]
+        if self.kind == "hybrid":
+            geometric = nuisance[:, self.geometric]
+            z_geo, ld_geo = self.nuisance(geometric, y)
+            z_app, ld_app = self.couplings(nuisance[:, self.appearance, None, None], y, torch.cat([shape, geometric], 1))
+            z = torch.empty_like(nuisance)
+            z[:, self.geometric], z[:, self.appearance] = z_geo, z_app.flatten(1)
+            return torch.cat([z, shape], 1), ld_geo + ld_app
+        if self.kind == "coupling":
+            z, logdet = self.nuisance(nuisance[:, :, None, None], y, shape)
+            z = z.flatten(1)
+        else:
+            z, logdet = self.nuisance(nuisance, y)
+        return torch.cat([z, shape], 1), logdet
+
+    def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
+        z_nuisance, shape = z[:, : self.nuisance_dim], z[:, self.nuisance_dim :]
+        if self.kind == "hybrid":
+            geometric = self.nuisance.inverse(z_nuisance[:, self.geometric], y)
+            appearance = self.couplings.inverse(z_nuisance[:, self.appearance, None, None], y,
+                                                torch.cat([shape, geometric], 1)).flatten(1)
+            nuisance = torch.empty_like(z_nuisance)
+            nuisance[:, self.geometric], nuisance[:, self.appearance] = geometric, appearance
+            return torch.cat([nuisance, shape], 1)
+        if self.kind == "coupling":
+            nuisance = self.nuisance.inverse(z_nuisance[:, :, None, None], y, shape).flatten(1)
+        else:
+            nuisance = self.nuisance.inverse(z_nuisance, y)
+        return torch.cat([nuisance, shape], 1)
+
+
+def load_flow(folder: str | os.PathLike) -> ConditionalFlow:
+    """Load either flow from its folder: a nuisance flow where its config.json names nuisance_dim."""
+    cls = NuisanceFlow if "nuisance_dim" in load_config(folder, "ConditionalFlow") else ConditionalFlow
+    return cls.from_pretrained(folder)
