@@ -261,3 +261,21 @@ def test_broadcast_frame_follows_the_predicted_shift() -> None:
         moved = dec(w, y)
     assert torch.allclose(moved[..., 4:], still[..., :-4], atol=1e-5)
     assert not torch.allclose(moved, still, atol=1e-3)
+
+
+def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_shapes() -> None:
+    # rare_square has four shapes: star and cross get no codes, and ganalyze-quality must not judge them
+    from ganalyze.world.classifier import ShapeClassifier
+    from ganalyze.world.quality import quality_report
+
+    torch.manual_seed(0)
+    g = ShapesGenerator(**{**TINY, "resolution": 32})
+    codes, classes = torch.randn(80, 4), torch.arange(80) % 4
+    g.fit_latent_gaussians(codes, classes)
+    assert torch.allclose(g.latent_mean[1], codes[classes == 1].mean(0))
+    assert torch.equal(g.latent_mean[4:], torch.zeros(2, 4))
+    assert torch.equal(g.latent_chol[4:], torch.eye(4).repeat(2, 1, 1))
+    with pytest.raises(ValueError, match="class 0 needs more than 4 codes"):
+        g.fit_latent_gaussians(codes[:8], classes[:8])
+    report = quality_report(g.eval(), num_samples=24, variant="rare_square", classifier=ShapeClassifier.from_pretrained())
+    assert set(report["class_accuracy"]["generated_per_class"]) == {"circle", "square", "triangle", "diamond"}
