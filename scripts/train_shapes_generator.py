@@ -7,6 +7,10 @@ With a list of variants (variant=[broad,warm]) the generator is conditioned on t
 variant index x number of shapes + shape, every batch an even share of each variant (ganalyze-steer-bias).
 With imle.weight > 0 (ganalyze.imle) rare examples of a minority set get the IMLE and interpolation terms too:
     OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py variant=rare_class imle.weight=1 imle.minority.shape=star
+With objective=gan the same decoder is trained adversarially instead (hinge loss against a spectral-norm
+projection discriminator, ganalyze.generators.shapes_discriminator) on the prior N(0, I); it saves and loads
+like the σ-VAE's generator (no encoder, no fitted latent law), and takes the imle options too:
+    OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py objective=gan variant=rare_square model.flow_layers=0
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ganalyze.errors import ConfigError
 from ganalyze.imle import MinoritySpec, imle_terms, minority_mask, pixel_features
 from ganalyze.lr_schedule import warmup_cosine_schedule
 from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
+from ganalyze.generators.shapes_discriminator import (ShapesDiscriminator, hinge_discriminator_loss,
+                                                      hinge_generator_loss)
 from ganalyze.world import SHAPE_NAMES, load_variant
 
 FIT_SEED_OFFSET = 10**9  # the images that fit the latent law are never training images
@@ -140,14 +146,24 @@ def fit_latent_law(generator: ShapesGenerator, codes: torch.Tensor, classes: tor
     return nll
 
 
+def build_generator(cfg: DictConfig) -> tuple[ShapesGenerator, dict]:
+    """The untrained generator of ``cfg.model`` (one class per shape and variant) and its settings."""
+    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES) * len(variant_names(cfg.variant)),
+                     z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
+    return ShapesGenerator(**model_cfg), model_cfg
+
+
 def train(cfg: DictConfig) -> Path:
     """Run (or resume) training as configured, write the generator with save_pretrained, return its folder."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    if cfg.objective not in ("vae", "gan"):
+        raise ConfigError(f"objective={cfg.objective!r} is not known; use vae (the σ-VAE, shipped) or gan "
+                          "(the same decoder against a discriminator).")
+    if cfg.objective == "gan":
+        return train_gan(cfg)
     names = variant_names(cfg.variant)
-    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES) * len(names),
-                     z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
-    generator = ShapesGenerator(**model_cfg)
+    generator, model_cfg = build_generator(cfg)
     encoder = ShapesEncoder(**{k: model_cfg[k] for k in ("dim_z", "num_classes", "resolution", "width", "embed_dim")})
     params = list(encoder.parameters()) + list(generator.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
@@ -191,6 +207,57 @@ def train(cfg: DictConfig) -> Path:
     generator.eval()
     fit_latent_law(generator, *encode_real(encoder, cfg), cfg)
     out = generator.save_pretrained(cfg.out_dir)
+    print(f"wrote {out}", flush=True)
+    return out
+
+
+def train_gan(cfg: DictConfig) -> Path:
+    """Train ``cfg.model``'s decoder as a conditional GAN generator on N(0, I) latents (hinge loss, SN projection
+    discriminator, classes at the data's rates), with the IMLE terms if set; resumable; write it with save_pretrained."""
+    names = variant_names(cfg.variant)
+    generator, model_cfg = build_generator(cfg)
+    if model_cfg["flow_layers"]:
+        raise ConfigError(f"objective=gan needs model.flow_layers=0 (the GAN's latent law is the prior itself), got "
+                          f"{model_cfg['flow_layers']}.")
+    decoder = generator.decoder
+    discriminator = ShapesDiscriminator(model_cfg["num_classes"], cfg.model.resolution, cfg.gan.discriminator_width)
+    betas = (cfg.gan.beta1, cfg.gan.beta2)
+    opt_g = torch.optim.Adam(decoder.parameters(), lr=cfg.gan.lr_generator, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.gan.lr_discriminator, betas=betas)
+    minority = minority_set(cfg) if cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0 else None
+    start, ckpt_path = 0, Path(cfg.checkpoint)
+    parts = {"decoder": decoder, "discriminator": discriminator, "optimizer_g": opt_g, "optimizer_d": opt_d}
+    if cfg.resume and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path)
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        start = state["step"]
+        print(f"resumed from {ckpt_path} at step {start}", flush=True)
+    t0 = time.perf_counter()
+    bar = trange(start, cfg.steps, initial=start, total=cfg.steps, mininterval=cfg.progress_interval, desc="shapes GAN")
+    for step in bar:
+        step_seed = cfg.seed * 10_000_000 + step
+        images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
+        z = torch.randn(len(images), cfg.model.dim_z, generator=torch.Generator().manual_seed(step_seed))
+        fake = decoder(z, classes)
+        d_loss = hinge_discriminator_loss(discriminator(images, classes), discriminator(fake.detach(), classes))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = hinge_generator_loss(discriminator(fake, classes))
+        shown = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
+        if minority is not None:
+            imle, interpolation = minority_loss(generator, minority, cfg, step_seed)
+            g_loss = g_loss + cfg.imle.weight * imle + cfg.imle.interpolation_weight * interpolation
+            shown.update(imle=f"{imle.item():.3f}", interp=f"{interpolation.item():.3f}")
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        bar.set_postfix(**shown, refresh=False)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            save_checkpoint({"step": step + 1, **{name: part.state_dict() for name, part in parts.items()}}, ckpt_path)
+    print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
+    out = generator.eval().save_pretrained(cfg.out_dir)
     print(f"wrote {out}", flush=True)
     return out
 

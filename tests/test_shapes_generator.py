@@ -221,7 +221,44 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
 
 
+def test_gan_objective_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """The decoder trained as a GAN generator with IMLE on squares: resumed from step 2 it ends identical, and it
+    loads as a shapes generator whose latent law is the prior (no fitted Gaussians)."""
+    cfg = tiny_trainer_config(tmp_path, "objective=gan", "variant=rare_square", "gan.discriminator_width=4",
+                              "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=square",
+                              "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8")
+    whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
+    out = capsys.readouterr().out
+    assert "at step 2" in out and "minority set:" in out
+    assert_same_weights(whole, resumed)
+    g = ShapesGenerator.from_pretrained(whole)
+    assert torch.equal(g.latent_mean, torch.zeros_like(g.latent_mean))
+    with torch.no_grad():
+        x = g(*g.sample_latents(6, seed=0))
+    assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
+    state = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert {"decoder", "discriminator", "optimizer_g", "optimizer_d"} <= set(state)
+
+
+def test_discriminator_projects_the_class_and_hinge_losses_have_their_margins() -> None:
+    from ganalyze.generators.shapes_discriminator import (ShapesDiscriminator, hinge_discriminator_loss,
+                                                          hinge_generator_loss)
+
+    torch.manual_seed(0)
+    d = ShapesDiscriminator(num_classes=6, resolution=16, width=4)
+    x = torch.rand(3, 3, 16, 16)
+    a, b = d(x, torch.tensor([0, 0, 0])), d(x, torch.tensor([5, 5, 5]))
+    assert a.shape == (3,) and not torch.allclose(a, b)  # the class changes the score
+    assert float(hinge_discriminator_loss(torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0]))) == pytest.approx(0.25 + 0.5)
+    assert float(hinge_generator_loss(torch.tensor([1.0, 3.0]))) == -2.0
+    with pytest.raises(ValueError, match="power of two"):
+        ShapesDiscriminator(6, resolution=24)
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
+    (["objective=wgan"], "objective='wgan' is not known"),
+    (["objective=gan", "model.flow_layers=2"], "needs model.flow_layers=0"),
     (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
     (["imle.weight=1"], "exactly one of"),
     (["imle.weight=1", "imle.minority.factor=size", "imle.minority.low=0.9", "imle.minority.high=1.0"],
@@ -229,7 +266,7 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     (["imle.weight=1", "imle.minority.shape=star", "imle.pool_size=2"], "pool_size"),
     (["imle.weight=1", "imle.minority.shape=star", "variant=[broad,warm]"], "one world variant"),
 ])
-def test_bad_imle_settings_fail_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str],
+def test_bad_trainer_settings_fail_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: list[str],
                                                 message: str) -> None:
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
     import train_shapes_generator as script
