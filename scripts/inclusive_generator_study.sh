@@ -5,7 +5,9 @@
 # Usage (defaults shown; session 7's study was WORLD=rare_class RARE=star IMLE_WEIGHT=1 INTERP_WEIGHT=0.25):
 #   STEPS=1500 SEEDS="0 1 2" WORLD=rare_square RARE=square IMLE_WEIGHT=0.1 INTERP_WEIGHT=0.025 \
 #     ROOT=runs/inclusive_square scripts/inclusive_generator_study.sh
-# EXTRA (optional) adds trainer overrides to both arms, e.g. EXTRA="lr=1e-3".
+# MODEL replaces the trainer's model overrides (default: recipe C, the σ-VAE with the broadcast decoder), e.g. the
+# GAN arm: MODEL="objective=gan model.decoder=upsample model.width=32 model.flow_layers=0 checkpoint_every=250";
+# LABEL prefixes the table's arm names (e.g. LABEL="GAN ").
 set -euo pipefail
 export OMP_NUM_THREADS=1
 STEPS=${STEPS:-1500}
@@ -14,9 +16,9 @@ WORLD=${WORLD:-rare_square}
 RARE=${RARE:-square}
 IMLE_WEIGHT=${IMLE_WEIGHT:-0.1}
 INTERP_WEIGHT=${INTERP_WEIGHT:-0.025}
-EXTRA=${EXTRA:-}
 ROOT=${ROOT:-runs/inclusive_square}
-MODEL="model.decoder=broadcast model.frame=true model.fourier=3 model.width=32 model.flow_layers=0 beta=0.25 fit_samples=12000 checkpoint_every=250"
+LABEL=${LABEL:-}
+MODEL=${MODEL:-"model.decoder=broadcast model.frame=true model.fourier=3 model.width=32 model.flow_layers=0 beta=0.25 fit_samples=12000 checkpoint_every=250"}
 IMLE="imle.weight=$IMLE_WEIGHT imle.interpolation_weight=$INTERP_WEIGHT imle.minority.shape=$RARE imle.batch_size=8 imle.pool_size=32"
 
 for seed in $SEEDS; do
@@ -26,8 +28,8 @@ for seed in $SEEDS; do
     arm_extra=""
     if [ "$arm" = imle ]; then arm_extra="$IMLE"; fi
     if [ ! -f "$run/final/model.pt" ]; then
-      # shellcheck disable=SC2086  # MODEL, EXTRA and arm_extra are lists of overrides
-      python scripts/train_shapes_generator.py variant="$WORLD" seed="$seed" steps="$STEPS" $MODEL $EXTRA $arm_extra \
+      # shellcheck disable=SC2086  # MODEL and arm_extra are lists of overrides
+      python scripts/train_shapes_generator.py variant="$WORLD" seed="$seed" steps="$STEPS" $MODEL $arm_extra \
         checkpoint="$run/checkpoint.pt" out_dir="$run/final" resume=true progress_interval=60 >> "$run/train.log" 2>&1
     fi
     if [ ! -f "$run/audit/report.json" ]; then
@@ -39,5 +41,5 @@ for seed in $SEEDS; do
     fi
   done
 done
-python scripts/compare_inclusive_generators.py --arm "baseline=$ROOT/baseline_s*" --arm "IMLE=$ROOT/imle_s*" \
-  --rare "$RARE" --out "$ROOT/table"
+python scripts/compare_inclusive_generators.py --arm "${LABEL}baseline=$ROOT/baseline_s*" \
+  --arm "${LABEL}IMLE=$ROOT/imle_s*" --rare "$RARE" --out "$ROOT/table"

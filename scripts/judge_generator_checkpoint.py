@@ -45,17 +45,18 @@ def judge(checkpoint: Path, overrides: list[str], variant: str, n: int) -> tuple
         raise WeightsError(f"{checkpoint} does not fit the model built from {overrides or 'the default config'} "
                            f"({str(err).splitlines()[0]}); pass the model.* overrides the run was trained with.") from err
     generator.eval(), encoder.eval()
-    images, factors = load_variant(variant).sample(n, seed=JUDGE_SEED, resolution=generator.resolution)
+    world = load_variant(variant)
+    images, factors = world.sample(n, seed=JUDGE_SEED, resolution=generator.resolution)
     classes = factors.class_id.long()
     codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
     generator.fit_latent_gaussians(codes, classes)
     classifier = ShapeClassifier.from_pretrained()
-    fake, asked = generate(generator, n, seed=0)
+    fake, asked = generate(generator, n, seed=0, classes=world.classes)  # the variant's shapes only
     seen = classifier.predict(fake)
     recon = torch.cat([generator.decoder(w, y) for w, y in zip(codes.split(500), classes.split(500))])
     return generator, {"step": int(state["step"]),
                        "generated_accuracy": {SHAPE_NAMES[c]: round(float((seen[asked == c] == c).float().mean()), 3)
-                                              for c in range(len(SHAPE_NAMES))},
+                                              for c in world.classes},
                        "reconstruction_accuracy": round(float((classifier.predict(recon) == classes).float().mean()), 3)}
 
 
