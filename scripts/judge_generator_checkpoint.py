@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     generator, result = judge(args.checkpoint, args.overrides, args.variant, args.n)
     print(result)
     if args.sheet is not None:
-        save_sample_grid(generator, args.sheet, per_class=10,
+        save_sample_grid(generator, args.sheet, per_class=10, classes=load_variant(args.variant).classes,
                          name=f"{args.checkpoint} at step {result['step']} (class Gaussians fitted, no flow)")
     return 0
 

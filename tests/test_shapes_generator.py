@@ -300,10 +300,12 @@ def test_broadcast_frame_follows_the_predicted_shift() -> None:
     assert not torch.allclose(moved, still, atol=1e-3)
 
 
-def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_shapes() -> None:
-    # rare_square has four shapes: star and cross get no codes, and ganalyze-quality must not judge them
+def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_shapes(tmp_path: Path) -> None:
+    # rare_square has four shapes: star and cross get no codes, and ganalyze-quality must neither judge nor draw them
+    from PIL import Image
+
     from ganalyze.world.classifier import ShapeClassifier
-    from ganalyze.world.quality import quality_report
+    from ganalyze.world.quality import quality_report, save_sample_grid
 
     torch.manual_seed(0)
     g = ShapesGenerator(**{**TINY, "resolution": 32})
@@ -314,5 +316,9 @@ def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_
     assert torch.equal(g.latent_chol[4:], torch.eye(4).repeat(2, 1, 1))
     with pytest.raises(ValueError, match="class 0 needs more than 4 codes"):
         g.fit_latent_gaussians(codes[:8], classes[:8])
-    report = quality_report(g.eval(), num_samples=24, variant="rare_square", classifier=ShapeClassifier.from_pretrained())
+    report = quality_report(g.eval(), num_samples=24, variant="rare_square", classifier=ShapeClassifier.from_pretrained(),
+                            out_dir=tmp_path / "q")
     assert set(report["class_accuracy"]["generated_per_class"]) == {"circle", "square", "triangle", "diamond"}
+    four = Image.open(tmp_path / "q" / "samples.png").size  # one row per shape of the world, 2x32 px + 2 px each
+    six = Image.open(save_sample_grid(g, tmp_path / "all.png")).size
+    assert four[0] == six[0] and six[1] - four[1] == 2 * (64 + 2)

@@ -140,15 +140,18 @@ def generate(generator: Generator, n: int, seed: int, batch_size: int = 250,
 
 @torch.no_grad()
 def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: int = 12, seed: int = 0,
-                     name: str | None = None) -> Path:
-    """A PNG sheet of generated samples, one row per class (named at the left), upscaled 2× (nearest), under a
-    title saying that every image is generated and by which generator (``name``, else its class name)."""
-    z, _ = generator.sample_latents(per_class * generator.num_classes, seed)
-    y = torch.arange(generator.num_classes).repeat_interleave(per_class)
+                     name: str | None = None, classes: Sequence[int] | None = None) -> Path:
+    """A PNG sheet of generated samples, one row per class (named at the left; ``classes``, by default all of the
+    generator's), upscaled 2× (nearest), under a title saying that every image is generated and by which generator
+    (``name``, else its class name)."""
+    rows = list(range(generator.num_classes)) if classes is None else [int(c) for c in classes]
+    z, _ = generator.sample_latents(per_class * len(rows), seed)
+    y = torch.tensor(rows).repeat_interleave(per_class)
     images = torch.nn.functional.interpolate(generator(z, y).clamp(0, 1), scale_factor=2, mode="nearest")
     grid = make_grid(images, nrow=per_class, padding=2, pad_value=1.0)
     body = Image.fromarray((grid.permute(1, 2, 0) * 255).round().to(torch.uint8).cpu().numpy())
     names = getattr(generator, "class_names", None) or list(SHAPE_NAMES)[: generator.num_classes]
+    names = [names[c] for c in rows]
     title = (f"Generated samples (none real) of {name or type(generator).__name__}, seed {seed}: "
              f"one row per class, {per_class} latents each")
     left, row, width = 70, images.shape[-1] + 2, 70 + body.width
@@ -182,7 +185,7 @@ def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0,
     if out_dir is not None:
         with staged_outputs(out_dir) as stage:  # both files are replaced together or not at all
             write_json(stage / "quality.json", report)
-            save_sample_grid(generator, stage / "samples.png", seed=seed)
+            save_sample_grid(generator, stage / "samples.png", seed=seed, classes=asked)
     return report
 
 
