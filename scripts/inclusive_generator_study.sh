@@ -2,9 +2,9 @@
 # Issue 20's study: baseline and IMLE shapes generators trained on a world with one rare class, with equal steps,
 # one pair per seed; each judged by ganalyze-audit (inclusiveness) and ganalyze-quality, then the table of both arms.
 # Resumable: a finished stage is skipped and a stopped training resumes from its checkpoint; one job at a time.
-# Usage (defaults shown; session 7's study was WORLD=rare_class RARE=star IMLE_WEIGHT=1 INTERP_WEIGHT=0.25):
-#   STEPS=1500 SEEDS="0 1 2" WORLD=rare_square RARE=square IMLE_WEIGHT=0.1 INTERP_WEIGHT=0.025 \
-#     ROOT=runs/inclusive_square scripts/inclusive_generator_study.sh
+# Usage (defaults shown; session 7's study was WORLD=rare_class RARE=star IMLE_WEIGHT=1 INTERP_WEIGHT=0.25 FEATURE_RES=16):
+#   STEPS=1500 SEEDS="0 1 2" WORLD=rare_square RARE=square IMLE_WEIGHT=1 INTERP_WEIGHT=0 FEATURE_RES=32 \
+#     ROOT=runs/inclusive_square_w1 scripts/inclusive_generator_study.sh
 # MODEL replaces the trainer's model overrides (default: recipe C, the σ-VAE with the broadcast decoder), e.g. the
 # GAN arm: MODEL="objective=gan model.decoder=upsample model.width=32 model.flow_layers=0 checkpoint_every=250";
 # LABEL prefixes the table's arm names (e.g. LABEL="GAN ").
@@ -14,12 +14,13 @@ STEPS=${STEPS:-1500}
 SEEDS=${SEEDS:-"0 1 2"}
 WORLD=${WORLD:-rare_square}
 RARE=${RARE:-square}
-IMLE_WEIGHT=${IMLE_WEIGHT:-0.1}
-INTERP_WEIGHT=${INTERP_WEIGHT:-0.025}
-ROOT=${ROOT:-runs/inclusive_square}
+IMLE_WEIGHT=${IMLE_WEIGHT:-1}
+INTERP_WEIGHT=${INTERP_WEIGHT:-0}
+FEATURE_RES=${FEATURE_RES:-32}
+ROOT=${ROOT:-runs/inclusive_square_w1}
 LABEL=${LABEL:-}
 MODEL=${MODEL:-"model.decoder=broadcast model.frame=true model.fourier=3 model.width=32 model.flow_layers=0 beta=0.25 fit_samples=12000 checkpoint_every=250"}
-IMLE="imle.weight=$IMLE_WEIGHT imle.interpolation_weight=$INTERP_WEIGHT imle.minority.shape=$RARE imle.batch_size=8 imle.pool_size=32"
+IMLE="imle.weight=$IMLE_WEIGHT imle.interpolation_weight=$INTERP_WEIGHT imle.minority.shape=$RARE imle.batch_size=8 imle.pool_size=32 imle.feature_resolution=$FEATURE_RES"
 
 for seed in $SEEDS; do
   for arm in baseline imle; do
