@@ -6,7 +6,7 @@
 #   STEPS=1500 SEEDS="0 1 2" WORLD=rare_square RARE=square IMLE_WEIGHT=1 INTERP_WEIGHT=0 FEATURE_RES=32 \
 #     ROOT=runs/inclusive_square_w1 scripts/inclusive_generator_study.sh
 # MODEL replaces the trainer's model overrides (default: recipe C, the σ-VAE with the broadcast decoder), e.g. the
-# GAN arm: MODEL="objective=gan model.decoder=upsample model.width=32 model.flow_layers=0 checkpoint_every=250";
+# GAN arm: MODEL="loss=gan model.decoder=upsample model.width=32 model.flow_layers=0 checkpoint_every=250";
 # LABEL prefixes the table's arm names (e.g. LABEL="GAN ").
 set -euo pipefail
 export OMP_NUM_THREADS=1

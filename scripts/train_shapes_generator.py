@@ -7,10 +7,10 @@ With a list of variants (variant=[broad,warm]) the generator is conditioned on t
 variant index x number of shapes + shape, every batch an even share of each variant (ganalyze-steer-bias).
 With imle.weight > 0 (ganalyze.imle) rare examples of a minority set get the IMLE and interpolation terms too:
     OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py variant=rare_class imle.weight=1 imle.minority.shape=star
-With objective=gan the same decoder is trained adversarially instead (hinge loss against a spectral-norm
+With loss=gan the same decoder is trained adversarially instead (hinge loss against a spectral-norm
 projection discriminator, ganalyze.generators.shapes_discriminator) on the prior N(0, I); it saves and loads
 like the σ-VAE's generator (no encoder, no fitted latent law), and takes the imle options too:
-    OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py objective=gan variant=rare_square model.flow_layers=0
+    OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py loss=gan variant=rare_square model.flow_layers=0
 """
 
 from __future__ import annotations
@@ -157,10 +157,10 @@ def train(cfg: DictConfig) -> Path:
     """Run (or resume) training as configured, write the generator with save_pretrained, return its folder."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    if cfg.objective not in ("vae", "gan"):
-        raise ConfigError(f"objective={cfg.objective!r} is not known; use vae (the σ-VAE, shipped) or gan "
+    if cfg.loss not in ("vae", "gan"):
+        raise ConfigError(f"loss={cfg.loss!r} is not known; use vae (the σ-VAE's ELBO, shipped) or gan "
                           "(the same decoder against a discriminator).")
-    if cfg.objective == "gan":
+    if cfg.loss == "gan":
         return train_gan(cfg)
     names = variant_names(cfg.variant)
     generator, model_cfg = build_generator(cfg)
@@ -217,7 +217,7 @@ def train_gan(cfg: DictConfig) -> Path:
     names = variant_names(cfg.variant)
     generator, model_cfg = build_generator(cfg)
     if model_cfg["flow_layers"]:
-        raise ConfigError(f"objective=gan needs model.flow_layers=0 (the GAN's latent law is the prior itself), got "
+        raise ConfigError(f"loss=gan needs model.flow_layers=0 (the GAN's latent law is the prior itself), got "
                           f"{model_cfg['flow_layers']}.")
     decoder = generator.decoder
     discriminator = ShapesDiscriminator(model_cfg["num_classes"], cfg.model.resolution, cfg.gan.discriminator_width)

@@ -221,11 +221,11 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
 
 
-def test_gan_objective_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_gan_loss_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture) -> None:
     """The decoder trained as a GAN generator with IMLE on squares: resumed from step 2 it ends identical, and it
     loads as a shapes generator whose latent law is the prior (no fitted Gaussians)."""
-    cfg = tiny_trainer_config(tmp_path, "objective=gan", "variant=rare_square", "gan.discriminator_width=4",
+    cfg = tiny_trainer_config(tmp_path, "loss=gan", "variant=rare_square", "gan.discriminator_width=4",
                               "imle.weight=1", "imle.interpolation_weight=0.5", "imle.minority.shape=square",
                               "imle.real_pool=300", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8")
     whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
@@ -257,8 +257,8 @@ def test_discriminator_projects_the_class_and_hinge_losses_have_their_margins() 
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["objective=wgan"], "objective='wgan' is not known"),
-    (["objective=gan", "model.flow_layers=2"], "needs model.flow_layers=0"),
+    (["loss=wgan"], "loss='wgan' is not known"),
+    (["loss=gan", "model.flow_layers=2"], "needs model.flow_layers=0"),
     (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
     (["imle.weight=1"], "exactly one of"),
     (["imle.weight=1", "imle.minority.factor=size", "imle.minority.low=0.9", "imle.minority.high=1.0"],
