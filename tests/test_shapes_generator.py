@@ -322,3 +322,13 @@ def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_
     four = Image.open(tmp_path / "q" / "samples.png").size  # one row per shape of the world, 2x32 px + 2 px each
     six = Image.open(save_sample_grid(g, tmp_path / "all.png")).size
     assert four[0] == six[0] and six[1] - four[1] == 2 * (64 + 2)
+
+
+def test_the_trainers_command_line_takes_the_gan_and_imle_overrides() -> None:
+    """Composed as the CLI does (a key named like one of ganalyze's config groups would be refused here)."""
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module(config_module="ganalyze.conf", version_base=None):
+        cfg = compose("train_shapes_generator", overrides=["loss=gan", "gan.discriminator_width=8", "variant=rare_square",
+                                                           "imle.weight=1", "imle.minority.shape=square"])
+    assert cfg.loss == "gan" and cfg.gan.discriminator_width == 8 and cfg.imle.minority.shape == "square"
