@@ -43,4 +43,4 @@ for seed in $SEEDS; do
   done
 done
 python scripts/compare_inclusive_generators.py --arm "${LABEL}baseline=$ROOT/baseline_s*" \
-  --arm "${LABEL}IMLE=$ROOT/imle_s*" --rare "$RARE" --out "$ROOT/table"
+  --arm "${LABEL}IMLE=$ROOT/imle_s*" --rare "$RARE" --reference "$WORLD" --out "$ROOT/table"
