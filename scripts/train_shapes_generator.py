@@ -91,10 +91,30 @@ def minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torc
     real, classes = minority[0][idx], minority[1][idx]
     pool_latents = torch.randn(cfg.imle.pool_size, cfg.model.dim_z, generator=gen)
     pool_classes = classes[torch.arange(cfg.imle.pool_size) % len(classes)]  # every class of the batch is in the pool
+    if cfg.imle.pool_law == "fitted":  # codes drawn as the saved generator will draw them: μ_y + L_y·ε
+        pool_latents = generator.latent_code(pool_latents * generator.z_std, pool_classes)
     mix = torch.rand(len(real), generator=gen)
     terms = imle_terms(generator.decoder, lambda x: pixel_features(x, cfg.imle.feature_resolution), real, classes,
                        pool_latents, pool_classes, mix)
     return terms.imle, terms.interpolation
+
+
+@torch.no_grad()
+def fit_minority_law(generator: ShapesGenerator, encoder: ShapesEncoder, minority: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Fit the minority classes' Gaussians to the current codes of their real images (imle.pool_law=fitted): the law
+    the saved generator will sample them from, so IMLE's pool lies where the generator's samples will."""
+    codes = torch.cat([encoder(x, y)[0] for x, y in zip(minority[0].split(500), minority[1].split(500))])
+    generator.fit_latent_gaussians(codes, minority[1])
+
+
+def check_pool_law(cfg: DictConfig) -> None:
+    """imle.pool_law is prior or fitted, and fitted needs an encoder (the σ-VAE)."""
+    if cfg.imle.pool_law not in ("prior", "fitted"):
+        raise ConfigError(f"imle.pool_law={cfg.imle.pool_law!r} is not known; use prior (IMLE's pool drawn from "
+                          "N(0, I)) or fitted (from the minority classes' Gaussians of their current codes).")
+    if cfg.imle.pool_law == "fitted" and cfg.loss != "vae":
+        raise ConfigError(f"imle.pool_law=fitted fits the codes of an encoder, which loss={cfg.loss} has not; use "
+                          "imle.pool_law=prior.")
 
 
 @torch.no_grad()
@@ -160,6 +180,7 @@ def train(cfg: DictConfig) -> Path:
     if cfg.loss not in ("vae", "gan"):
         raise ConfigError(f"loss={cfg.loss!r} is not known; use vae (the σ-VAE's ELBO, shipped) or gan "
                           "(the same decoder against a discriminator).")
+    check_pool_law(cfg)
     if cfg.loss == "gan":
         return train_gan(cfg)
     names = variant_names(cfg.variant)
@@ -170,11 +191,15 @@ def train(cfg: DictConfig) -> Path:
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
     use_imle = cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0
     minority = minority_set(cfg) if use_imle else None
+    fitted_pool = minority is not None and cfg.imle.pool_law == "fitted"
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
         encoder.load_state_dict(state["encoder"])
         generator.decoder.load_state_dict(state["decoder"])
+        if fitted_pool:  # the minority law of the last refit
+            generator.latent_mean.copy_(state["latent_mean"])
+            generator.latent_chol.copy_(state["latent_chol"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"]
@@ -184,6 +209,8 @@ def train(cfg: DictConfig) -> Path:
                  desc="shapes σ-VAE")
     for step in bar:
         step_seed = cfg.seed * 10_000_000 + step
+        if fitted_pool and step % cfg.imle.refit_every == 0:
+            fit_minority_law(generator, encoder, minority)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)
         noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(step_seed))
@@ -200,8 +227,9 @@ def train(cfg: DictConfig) -> Path:
         scheduler.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", **shown, refresh=False)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            law = {"latent_mean": generator.latent_mean, "latent_chol": generator.latent_chol} if fitted_pool else {}
             save_checkpoint({"step": step + 1, "encoder": encoder.state_dict(), "decoder": generator.decoder.state_dict(),
-                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, ckpt_path)
+                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **law}, ckpt_path)
     print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
     encoder.eval()
     generator.eval()
