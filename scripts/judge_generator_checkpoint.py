@@ -20,7 +20,7 @@ from ganalyze.checkpoint import load_checkpoint
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import WeightsError
 from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
-from ganalyze.world import SHAPE_NAMES, load_variant
+from ganalyze.world import SHAPE_NAMES, Factors, load_variant
 from ganalyze.world.classifier import ShapeClassifier
 from ganalyze.world.quality import generate, save_sample_grid
 
@@ -57,11 +57,28 @@ def judge(checkpoint: Path, overrides: list[str], variant: str, n: int) -> tuple
     read = classifier.predict(recon)
     # per class: a class drawn well from its posterior codes but not from its fitted Gaussian points at the latent
     # law; drawn badly from both, at the decoder
-    return generator, {"step": int(state["step"]),
+    return generator, {"step": int(state["step"]), **frame_fit(generator, codes, classes, factors),
                        "generated_accuracy": {SHAPE_NAMES[c]: round(float((seen[asked == c] == c).float().mean()), 3)
                                               for c in world.classes},
                        "reconstruction_accuracy": {SHAPE_NAMES[c]: round(float((read[classes == c] == c).float().mean()), 3)
                                                    for c in world.classes}}
+
+
+@torch.no_grad()
+def frame_fit(generator: ShapesGenerator, codes: torch.Tensor, classes: torch.Tensor, factors: Factors) -> dict[str, float]:
+    """With model.frame, how the frame the decoder predicts from real images' codes follows their true objects:
+    the correlation of its shift with the true centroid (x, y) and of its scale with the true side sqrt(size).
+    A frame that tracks the object is what lets one outline serve every position and size."""
+    frame = getattr(generator.decoder, "frame", None)
+    if frame is None:
+        return {}
+    shift_x, shift_y, log_scale = frame(torch.cat([codes, generator.decoder.embed(classes)], dim=1)).unbind(1)
+
+    def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+        return round(float(torch.corrcoef(torch.stack([a.double(), b.double()]))[0, 1]), 3)
+
+    return {"frame_corr_x": corr(shift_x, factors.x), "frame_corr_y": corr(shift_y, factors.y),
+            "frame_corr_size": corr(log_scale.exp(), factors.size.sqrt())}
 
 
 @reports_errors("judge_generator_checkpoint")

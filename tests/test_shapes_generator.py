@@ -346,3 +346,24 @@ def test_the_trainers_command_line_takes_the_gan_and_imle_overrides() -> None:
         cfg = compose("train_shapes_generator", overrides=["loss=gan", "gan.discriminator_width=8", "variant=rare_square",
                                                            "imle.weight=1", "imle.minority.shape=square"])
     assert cfg.loss == "gan" and cfg.gan.discriminator_width == 8 and cfg.imle.minority.shape == "square"
+
+
+def test_judge_measures_whether_the_frame_tracks_the_true_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame whose shift reads the true x from the code correlates 1 with it; its constant scale has no correlation."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import judge_generator_checkpoint as judge_script
+
+    from ganalyze.world import load_variant
+
+    g = ShapesGenerator(**{**TINY, "resolution": 16}, decoder="broadcast", frame=True, decoder_depth=2)
+    factors = load_variant("broad").sample_factors(50, seed=0)
+    codes = torch.zeros(50, 4)
+    codes[:, 0] = factors.x
+    codes[:, 1] = factors.size
+    with torch.no_grad():
+        g.decoder.frame.weight.zero_()
+        g.decoder.frame.weight[0, 0] = 2.0  # shift x = 2·x
+        g.decoder.frame.weight[1, 1] = -1.0  # shift y = -size: unrelated to y
+    fit = judge_script.frame_fit(g, codes, factors.class_id.long(), factors)
+    assert fit["frame_corr_x"] == pytest.approx(1.0) and abs(fit["frame_corr_y"]) < 0.5
+    assert judge_script.frame_fit(ShapesGenerator(**TINY), codes, factors.class_id.long(), factors) == {}
