@@ -58,10 +58,25 @@ def judge(checkpoint: Path, overrides: list[str], variant: str, n: int) -> tuple
     # per class: a class drawn well from its posterior codes but not from its fitted Gaussian points at the latent
     # law; drawn badly from both, at the decoder
     return generator, {"step": int(state["step"]), **frame_fit(generator, codes, classes, factors),
+                       "prior_draws_log_density": prior_draws_log_density(generator, world.classes),
                        "generated_accuracy": {SHAPE_NAMES[c]: round(float((seen[asked == c] == c).float().mean()), 3)
                                               for c in world.classes},
                        "reconstruction_accuracy": {SHAPE_NAMES[c]: round(float((read[classes == c] == c).float().mean()), 3)
                                                    for c in world.classes}}
+
+
+@torch.no_grad()
+def prior_draws_log_density(generator: ShapesGenerator, classes: tuple[int, ...], n: int = 2000) -> dict[str, list[float]]:
+    """Per class: mean log-density under its fitted code Gaussian of N(0, I) draws (where imle.pool_law=prior looks
+    for matches) and of draws from that Gaussian itself (where the saved generator samples)."""
+    out = {}
+    gen = torch.Generator().manual_seed(0)
+    for c in classes:
+        law = torch.distributions.MultivariateNormal(generator.latent_mean[c].double(),
+                                                     scale_tril=generator.latent_chol[c].double())
+        prior = torch.randn(n, generator.dim_z, generator=gen, dtype=torch.double)
+        out[SHAPE_NAMES[c]] = [round(float(law.log_prob(prior).mean()), 1), round(float(law.log_prob(law.sample((n,))).mean()), 1)]
+    return out
 
 
 @torch.no_grad()

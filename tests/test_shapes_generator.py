@@ -367,3 +367,17 @@ def test_judge_measures_whether_the_frame_tracks_the_true_object(monkeypatch: py
     fit = judge_script.frame_fit(g, codes, factors.class_id.long(), factors)
     assert fit["frame_corr_x"] == pytest.approx(1.0) and abs(fit["frame_corr_y"]) < 0.5
     assert judge_script.frame_fit(ShapesGenerator(**TINY), codes, factors.class_id.long(), factors) == {}
+
+
+def test_judge_compares_prior_draws_with_each_class_law(monkeypatch: pytest.MonkeyPatch) -> None:
+    """N(0, I) draws score like the law's own draws when the law is N(0, I), far lower when it is narrow elsewhere."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import judge_generator_checkpoint as judge_script
+
+    g = ShapesGenerator(**TINY)
+    g.latent_mean[1] = 5.0
+    g.latent_chol[1] = 0.1 * torch.eye(4)
+    out = judge_script.prior_draws_log_density(g, (0, 1))
+    expected = -2 * math.log(2 * math.pi) - 2  # E log N(z; 0, I) in 4 dimensions
+    assert out["circle"] == pytest.approx([expected, expected], abs=0.2)
+    assert out["square"][0] < -1000 < out["square"][1]
