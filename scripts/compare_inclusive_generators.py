@@ -4,9 +4,11 @@ Each run folder holds audit/report.json (ganalyze-audit audit=inclusiveness) and
 (ganalyze-quality); an arm is a glob of run folders, one per training seed. Per arm: the rare class's data and
 generated rate, precision, recall and modes covered, all-image precision and recall, and the majority's
 quality (the lowest class accuracy over the other classes, the largest factor W1/σ), as mean with a 95%
-t-interval over seeds. Example (scripts/inclusive_generator_study.sh runs it):
+t-interval over seeds. With --reference WORLD a first row scores held-out real images of WORLD as if they were a
+generator's (same audit, same counts): what a perfect generator gets from these k-NN metrics at this sample size.
+Example (scripts/inclusive_generator_study.sh runs it):
     python scripts/compare_inclusive_generators.py --arm 'baseline=runs/inclusive/baseline_s*' \
-        --arm 'IMLE=runs/inclusive/imle_s*' --rare star --out runs/inclusive/table
+        --arm 'IMLE=runs/inclusive/imle_s*' --rare star --reference rare_class --out runs/inclusive/table
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ import numpy as np
 from scipy import stats
 
 from ganalyze.atomic import write_json, write_text
+from ganalyze.audit.inclusiveness import inclusiveness
+from ganalyze.audit.sources import SEED_STRIDE, from_variant
 from ganalyze.cli.errors import reports_errors
 from ganalyze.errors import ConfigError
 from ganalyze.world import SHAPE_NAMES
 from ganalyze.world.quality import BARRED_FACTORS
 
+REFERENCE_SEED_OFFSET = 7 * SEED_STRIDE  # a draw of real images that no audit or training uses
 COLUMNS = (("rare_data_rate", "data rate"), ("rare_generated_rate", "generated rate"),
            ("rare_precision", "precision"), ("rare_recall", "recall"), ("rare_modes_covered", "share of modes covered"),
            ("rare_class_accuracy", "class accuracy"), ("all_precision", "precision"), ("all_recall", "recall"),
@@ -54,6 +59,22 @@ def run_numbers(folder: Path, rare: str) -> dict[str, float]:
             "all_precision": audit["overall"]["precision"], "all_recall": audit["overall"]["recall"],
             "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare),
             "w1_sigma_max": max(quality["factors"][f]["w1_sigma"] or float("inf") for f in BARRED_FACTORS)}
+
+
+def reference_numbers(world: str, rare: str, n: int = 3000, seed: int = 0) -> dict[str, float]:
+    """The table's numbers for ``n`` held-out real images of ``world`` judged against the audit's data draw (its seed
+    and count as ganalyze-audit's defaults); majority class accuracy is the classifier's on real images, W1 is n/a."""
+    data = from_variant(world, n, seed)
+    held_out = from_variant(world, n, seed + REFERENCE_SEED_OFFSET, label=f"{world} (held out)")
+    result = inclusiveness(data, held_out)
+    row = next(r for r in result["attributes"] if r["attribute"] == "class" and r["value"] == rare)
+    modes = result["mode_coverage"]["per_class"][rare]
+    accuracy = result["class_fidelity"]
+    return {"rare_data_rate": row["data_rate"], "rare_generated_rate": row["generated_rate"],
+            "rare_precision": row["precision"], "rare_recall": row["recall"],
+            "rare_modes_covered": modes["covered"] / max(modes["modes"], 1), "rare_class_accuracy": accuracy[rare],
+            "all_precision": result["overall"]["precision"], "all_recall": result["overall"]["recall"],
+            "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare), "w1_sigma_max": float("nan")}
 
 
 def training_seconds(folder: Path) -> float | None:
@@ -107,7 +128,8 @@ def markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
     for name, arm in arms.items():
         cells = [cell(arm["summary"][key]) for key, _ in COLUMNS]
-        lines.append(f"| {name} ({len(arm['runs'])}) | " + " | ".join(cells) + " |")
+        label = f"{name} ({len(arm['runs'])})" if arm["runs"] else name
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -117,6 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--arm", action="append", required=True, help="NAME=GLOB of run folders (one per seed)")
     parser.add_argument("--rare", default="star", help="the rare class (default star)")
     parser.add_argument("--out", default="runs/inclusive/table", help="folder for table.json and table.md")
+    parser.add_argument("--reference", default=None, help="a world variant: add a row of its held-out real images")
+    parser.add_argument("--reference-n", type=int, default=3000, help="images per side of the reference (the audit's n)")
     return parser.parse_args(argv)
 
 
@@ -127,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rare not in SHAPE_NAMES:
         raise ConfigError(f"--rare {args.rare!r} is not a shape of the world; use one of {', '.join(SHAPE_NAMES)}.")
     arms: dict[str, dict[str, Any]] = {}
+    if args.reference is not None:
+        numbers = reference_numbers(args.reference, args.rare, args.reference_n)
+        arms[f"held-out real {args.reference} images"] = {
+            "runs": {}, "summary": {k: summarise([numbers[k]]) for k, _ in COLUMNS}}
     for spec in args.arm:
         name, sep, pattern = spec.partition("=")
         folders = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_dir())

@@ -7,6 +7,10 @@ With a list of variants (variant=[broad,warm]) the generator is conditioned on t
 variant index x number of shapes + shape, every batch an even share of each variant (ganalyze-steer-bias).
 With imle.weight > 0 (ganalyze.imle) rare examples of a minority set get the IMLE and interpolation terms too:
     OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py variant=rare_class imle.weight=1 imle.minority.shape=star
+With loss=gan the same decoder is trained adversarially instead (hinge loss against a spectral-norm
+projection discriminator, ganalyze.generators.shapes_discriminator) on the prior N(0, I); it saves and loads
+like the σ-VAE's generator (no encoder, no fitted latent law), and takes the imle options too:
+    OMP_NUM_THREADS=1 python scripts/train_shapes_generator.py loss=gan variant=rare_square model.flow_layers=0
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ganalyze.errors import ConfigError
 from ganalyze.imle import MinoritySpec, imle_terms, minority_mask, pixel_features
 from ganalyze.lr_schedule import warmup_cosine_schedule
 from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
+from ganalyze.generators.shapes_discriminator import (ShapesDiscriminator, hinge_discriminator_loss,
+                                                      hinge_generator_loss)
 from ganalyze.world import SHAPE_NAMES, load_variant
 
 FIT_SEED_OFFSET = 10**9  # the images that fit the latent law are never training images
@@ -85,10 +91,30 @@ def minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torc
     real, classes = minority[0][idx], minority[1][idx]
     pool_latents = torch.randn(cfg.imle.pool_size, cfg.model.dim_z, generator=gen)
     pool_classes = classes[torch.arange(cfg.imle.pool_size) % len(classes)]  # every class of the batch is in the pool
+    if cfg.imle.pool_law == "fitted":  # codes drawn as the saved generator will draw them: μ_y + L_y·ε
+        pool_latents = generator.latent_code(pool_latents * generator.z_std, pool_classes)
     mix = torch.rand(len(real), generator=gen)
     terms = imle_terms(generator.decoder, lambda x: pixel_features(x, cfg.imle.feature_resolution), real, classes,
                        pool_latents, pool_classes, mix)
     return terms.imle, terms.interpolation
+
+
+@torch.no_grad()
+def fit_minority_law(generator: ShapesGenerator, encoder: ShapesEncoder, minority: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Fit the minority classes' Gaussians to the current codes of their real images (imle.pool_law=fitted): the law
+    the saved generator will sample them from, so IMLE's pool lies where the generator's samples will."""
+    codes = torch.cat([encoder(x, y)[0] for x, y in zip(minority[0].split(500), minority[1].split(500))])
+    generator.fit_latent_gaussians(codes, minority[1])
+
+
+def check_pool_law(cfg: DictConfig) -> None:
+    """imle.pool_law is prior or fitted, and fitted needs an encoder (the σ-VAE)."""
+    if cfg.imle.pool_law not in ("prior", "fitted"):
+        raise ConfigError(f"imle.pool_law={cfg.imle.pool_law!r} is not known; use prior (IMLE's pool drawn from "
+                          "N(0, I)) or fitted (from the minority classes' Gaussians of their current codes).")
+    if cfg.imle.pool_law == "fitted" and cfg.loss != "vae":
+        raise ConfigError(f"imle.pool_law=fitted fits the codes of an encoder, which loss={cfg.loss} has not; use "
+                          "imle.pool_law=prior.")
 
 
 @torch.no_grad()
@@ -140,25 +166,40 @@ def fit_latent_law(generator: ShapesGenerator, codes: torch.Tensor, classes: tor
     return nll
 
 
+def build_generator(cfg: DictConfig) -> tuple[ShapesGenerator, dict]:
+    """The untrained generator of ``cfg.model`` (one class per shape and variant) and its settings."""
+    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES) * len(variant_names(cfg.variant)),
+                     z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
+    return ShapesGenerator(**model_cfg), model_cfg
+
+
 def train(cfg: DictConfig) -> Path:
     """Run (or resume) training as configured, write the generator with save_pretrained, return its folder."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    if cfg.loss not in ("vae", "gan"):
+        raise ConfigError(f"loss={cfg.loss!r} is not known; use vae (the σ-VAE's ELBO, shipped) or gan "
+                          "(the same decoder against a discriminator).")
+    check_pool_law(cfg)
+    if cfg.loss == "gan":
+        return train_gan(cfg)
     names = variant_names(cfg.variant)
-    model_cfg = dict(OmegaConf.to_container(cfg.model), num_classes=len(SHAPE_NAMES) * len(names),
-                     z_std=TRUNCATED_NORMAL_STD if cfg.match_truncated_latents else 1.0)
-    generator = ShapesGenerator(**model_cfg)
+    generator, model_cfg = build_generator(cfg)
     encoder = ShapesEncoder(**{k: model_cfg[k] for k in ("dim_z", "num_classes", "resolution", "width", "embed_dim")})
     params = list(encoder.parameters()) + list(generator.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
     use_imle = cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0
     minority = minority_set(cfg) if use_imle else None
+    fitted_pool = minority is not None and cfg.imle.pool_law == "fitted"
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
         encoder.load_state_dict(state["encoder"])
         generator.decoder.load_state_dict(state["decoder"])
+        if fitted_pool:  # the minority law of the last refit
+            generator.latent_mean.copy_(state["latent_mean"])
+            generator.latent_chol.copy_(state["latent_chol"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"]
@@ -168,6 +209,8 @@ def train(cfg: DictConfig) -> Path:
                  desc="shapes σ-VAE")
     for step in bar:
         step_seed = cfg.seed * 10_000_000 + step
+        if fitted_pool and step % cfg.imle.refit_every == 0:
+            fit_minority_law(generator, encoder, minority)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)
         noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(step_seed))
@@ -184,13 +227,65 @@ def train(cfg: DictConfig) -> Path:
         scheduler.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", **shown, refresh=False)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            law = {"latent_mean": generator.latent_mean, "latent_chol": generator.latent_chol} if fitted_pool else {}
             save_checkpoint({"step": step + 1, "encoder": encoder.state_dict(), "decoder": generator.decoder.state_dict(),
-                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, ckpt_path)
+                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **law}, ckpt_path)
     print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
     encoder.eval()
     generator.eval()
     fit_latent_law(generator, *encode_real(encoder, cfg), cfg)
     out = generator.save_pretrained(cfg.out_dir)
+    print(f"wrote {out}", flush=True)
+    return out
+
+
+def train_gan(cfg: DictConfig) -> Path:
+    """Train ``cfg.model``'s decoder as a conditional GAN generator on N(0, I) latents (hinge loss, SN projection
+    discriminator, classes at the data's rates), with the IMLE terms if set; resumable; write it with save_pretrained."""
+    names = variant_names(cfg.variant)
+    generator, model_cfg = build_generator(cfg)
+    if model_cfg["flow_layers"]:
+        raise ConfigError(f"loss=gan needs model.flow_layers=0 (the GAN's latent law is the prior itself), got "
+                          f"{model_cfg['flow_layers']}.")
+    decoder = generator.decoder
+    discriminator = ShapesDiscriminator(model_cfg["num_classes"], cfg.model.resolution, cfg.gan.discriminator_width)
+    betas = (cfg.gan.beta1, cfg.gan.beta2)
+    opt_g = torch.optim.Adam(decoder.parameters(), lr=cfg.gan.lr_generator, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.gan.lr_discriminator, betas=betas)
+    minority = minority_set(cfg) if cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0 else None
+    start, ckpt_path = 0, Path(cfg.checkpoint)
+    parts = {"decoder": decoder, "discriminator": discriminator, "optimizer_g": opt_g, "optimizer_d": opt_d}
+    if cfg.resume and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path)
+        for name, part in parts.items():
+            part.load_state_dict(state[name])
+        start = state["step"]
+        print(f"resumed from {ckpt_path} at step {start}", flush=True)
+    t0 = time.perf_counter()
+    bar = trange(start, cfg.steps, initial=start, total=cfg.steps, mininterval=cfg.progress_interval, desc="shapes GAN")
+    for step in bar:
+        step_seed = cfg.seed * 10_000_000 + step
+        images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
+        z = torch.randn(len(images), cfg.model.dim_z, generator=torch.Generator().manual_seed(step_seed))
+        fake = decoder(z, classes)
+        d_loss = hinge_discriminator_loss(discriminator(images, classes), discriminator(fake.detach(), classes))
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = hinge_generator_loss(discriminator(fake, classes))
+        shown = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
+        if minority is not None:
+            imle, interpolation = minority_loss(generator, minority, cfg, step_seed)
+            g_loss = g_loss + cfg.imle.weight * imle + cfg.imle.interpolation_weight * interpolation
+            shown.update(imle=f"{imle.item():.3f}", interp=f"{interpolation.item():.3f}")
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        bar.set_postfix(**shown, refresh=False)
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            save_checkpoint({"step": step + 1, **{name: part.state_dict() for name, part in parts.items()}}, ckpt_path)
+    print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)
+    out = generator.eval().save_pretrained(cfg.out_dir)
     print(f"wrote {out}", flush=True)
     return out
 

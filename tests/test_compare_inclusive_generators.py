@@ -66,3 +66,17 @@ def test_undefined_precision_is_left_out_and_counted(tmp_path: Path) -> None:
     s = json.loads((tmp_path / "t" / "table.json").read_text())["arms"]["imle"]["summary"]["rare_precision"]
     assert s["mean"] == pytest.approx(0.4) and s["defined"] == 2 and s["values"] == [None, 0.3, 0.5]
     assert "(1 seed n/a)" in (tmp_path / "t" / "table.md").read_text()
+
+
+def test_reference_row_scores_held_out_real_images_near_the_ceiling(tmp_path: Path) -> None:
+    """Real squares judged as a generator's: the classifier reads them, and they cover the data's squares."""
+    fake_run(tmp_path / "base_s0", 0.2, 0.1)
+    assert compare.main(["--arm", f"base={tmp_path}/base_s*", "--rare", "square", "--reference", "rare_square",
+                         "--reference-n", "400", "--out", str(tmp_path / "t")]) == 0
+    arms = json.loads((tmp_path / "t" / "table.json").read_text())["arms"]
+    ref = arms["held-out real rare_square images"]["summary"]
+    assert list(arms) == ["held-out real rare_square images", "base"]
+    assert 0.01 < ref["rare_data_rate"]["mean"] < 0.1 and ref["rare_class_accuracy"]["mean"] > 0.9
+    assert ref["rare_recall"]["mean"] > 0.5 and ref["all_precision"]["mean"] > 0.6
+    assert ref["w1_sigma_max"]["mean"] is None  # no factor distances for real images
+    assert "| held-out real rare_square images |" in (tmp_path / "t" / "table.md").read_text()

@@ -191,9 +191,14 @@ class ShapesGenerator(Generator):
 
     @torch.no_grad()
     def fit_latent_gaussians(self, codes: torch.Tensor, classes: torch.Tensor, jitter: float = 1e-4) -> None:
-        """Set μ_y and L_y to the mean and Cholesky factor of the covariance of ``codes`` of each class y."""
+        """Set μ_y and L_y to the mean and Cholesky factor of the covariance of ``codes`` of each class y.
+
+        A class with no codes at all (a world variant without it, e.g. four shapes of six) keeps its prior N(0, I).
+        """
         for c in range(self.num_classes):
             w = codes[classes == c].double()
+            if len(w) == 0:
+                continue
             if len(w) <= self.dim_z:
                 raise ValueError(f"class {c} needs more than {self.dim_z} codes to fit a covariance, got {len(w)}")
             cov = torch.cov(w.T) + jitter * torch.eye(self.dim_z, dtype=torch.double)
