@@ -83,9 +83,12 @@ def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return images[mask], factors.class_id.long()[mask]
 
 
-def minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torch.Tensor], cfg: DictConfig,
-                  step_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The IMLE and interpolation terms of one step on a seeded batch of the minority set (ganalyze.imle)."""
+def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torch.Tensor] | None,
+                           cfg: DictConfig, step_seed: int, shown: dict[str, str]) -> torch.Tensor | float:
+    """imle.weight × IMLE + imle.interpolation_weight × interpolation on a seeded batch of the minority set
+    (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``."""
+    if minority is None:
+        return 0.0
     gen = torch.Generator().manual_seed(step_seed + 1)
     idx = torch.randint(len(minority[0]), (cfg.imle.batch_size,), generator=gen)
     real, classes = minority[0][idx], minority[1][idx]
@@ -96,7 +99,8 @@ def minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torc
     mix = torch.rand(len(real), generator=gen)
     terms = imle_terms(generator.decoder, lambda x: pixel_features(x, cfg.imle.feature_resolution), real, classes,
                        pool_latents, pool_classes, mix)
-    return terms.imle, terms.interpolation
+    shown.update(imle=f"{terms.imle.item():.3f}", interp=f"{terms.interpolation.item():.3f}")
+    return cfg.imle.weight * terms.imle + cfg.imle.interpolation_weight * terms.interpolation
 
 
 @torch.no_grad()
@@ -217,10 +221,7 @@ def train(cfg: DictConfig) -> Path:
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)
         loss, mse, kl = sigma_vae_loss(recon, images, mean, logvar, cfg.beta)
         shown = {"mse": f"{mse.item():.5f}", "kl": f"{kl.item():.1f}"}
-        if minority is not None:
-            imle, interpolation = minority_loss(generator, minority, cfg, step_seed)
-            loss = loss + cfg.imle.weight * imle + cfg.imle.interpolation_weight * interpolation
-            shown.update(imle=f"{imle.item():.3f}", interp=f"{interpolation.item():.3f}")
+        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -274,10 +275,7 @@ def train_gan(cfg: DictConfig) -> Path:
         opt_d.step()
         g_loss = hinge_generator_loss(discriminator(fake, classes))
         shown = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
-        if minority is not None:
-            imle, interpolation = minority_loss(generator, minority, cfg, step_seed)
-            g_loss = g_loss + cfg.imle.weight * imle + cfg.imle.interpolation_weight * interpolation
-            shown.update(imle=f"{imle.item():.3f}", interp=f"{interpolation.item():.3f}")
+        g_loss = g_loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

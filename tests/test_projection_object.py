@@ -48,6 +48,18 @@ def red_square_codes(x: float, y: float, log_scale: float, blur_number: float = 
     return code
 
 
+def fit(flow: NuisanceFlow, codes: torch.Tensor, labels: torch.Tensor, lr: float, steps: int = 250) -> None:
+    """Train ``flow`` by maximum likelihood on (codes, labels), then leave it in eval mode."""
+    opt = torch.optim.Adam(flow.parameters(), lr=lr)
+    flow.train()
+    for _ in range(steps):
+        loss = -flow.log_prob(codes, labels).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    flow.eval()
+
+
 @torch.no_grad()
 def test_the_decoder_places_the_object_where_the_pose_says() -> None:
     """Changing the pose numbers moves the measured centroid to the pose (in image fractions, within 0.3 px) and
@@ -102,14 +114,7 @@ def test_monotone_flow_moves_numbers_onto_the_target_and_keeps_their_order() -> 
     codes = torch.cat([torch.cat([a, b]), torch.randn(1200, 1, generator=gen)], 1)
     labels = torch.arange(2).repeat_interleave(600)
     flow = NuisanceFlow(["a", "b"], 3, 1, kind="monotone", components=6)
-    opt = torch.optim.Adam(flow.parameters(), lr=0.05)
-    flow.train()
-    for _ in range(250):
-        loss = -flow.log_prob(codes, labels).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    flow.eval()
+    fit(flow, codes, labels, lr=0.05)
     with torch.no_grad():
         z = flow(codes[:600], labels[:600])[0]
         assert torch.allclose(flow.inverse(z, labels[:600]), codes[:600], atol=1e-4)
@@ -241,14 +246,7 @@ def test_hybrid_flow_moves_pose_monotone_and_colour_by_couplings_and_inverts() -
     labels = torch.arange(3).repeat(100)
     codes[:, 0] += labels  # the data sets differ in x
     flow = NuisanceFlow(LABELS, NUISANCE_DIM, 2, kind="hybrid", blocks=2, hidden=8, embed_dim=4, components=4)
-    opt = torch.optim.Adam(flow.parameters(), lr=0.02)
-    flow.train()
-    for _ in range(250):
-        loss = -flow.log_prob(codes, labels).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    flow.eval()
+    fit(flow, codes, labels, lr=0.02)
     with torch.no_grad():
         z = flow(codes, labels)[0]
         assert torch.allclose(flow.inverse(z, labels), codes, atol=1e-3)
