@@ -16,6 +16,8 @@ import math
 import torch
 from torch import nn
 
+from ganalyze.coordinates import coordinate_maps
+
 
 class BroadcastDecoder(nn.Module):
     """p(x | w, y): [w, embed(y)] broadcast over a coordinate grid, ``depth`` convolutions, sigmoid output."""
@@ -27,9 +29,7 @@ class BroadcastDecoder(nn.Module):
             raise ValueError(f"depth must be at least 2 (the broadcast layer and the output layer), got {depth}")
         if fourier < 0 or (fourier and not frame):
             raise ValueError(f"fourier must be 0, or a number of octaves >= 1 together with frame=True; got {fourier}")
-        grid = torch.linspace(-1.0, 1.0, resolution)
-        rows, cols = torch.meshgrid(grid, grid, indexing="ij")
-        self.register_buffer("coords", torch.stack([cols, rows])[None], persistent=False)  # (1, 2, R, R)
+        self.register_buffer("coords", coordinate_maps(resolution, resolution)[None], persistent=False)  # (1, 2, R, R)
         self.embed = nn.Embedding(num_classes, embed_dim)
         self.code_in = nn.Linear(dim_z + embed_dim, width)
         self.frame = nn.Linear(dim_z + embed_dim, 3) if frame else None  # shift x, y and log-scale of the frame

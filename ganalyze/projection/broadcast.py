@@ -15,9 +15,9 @@ import os
 import torch
 from torch import nn
 
+from ganalyze.coordinates import coordinate_maps
 from ganalyze.pretrained import load_config
 from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
-from ganalyze.projection.flow import coordinate_maps
 from ganalyze.projection.object_centred import ObjectCentredAutoEncoder
 
 OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code")  # settings only an object-centred autoencoder takes

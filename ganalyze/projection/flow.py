@@ -26,6 +26,7 @@ import os
 import torch
 from torch import nn
 
+from ganalyze.coordinates import coordinate_maps
 from ganalyze.errors import UnknownNameError
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
@@ -36,13 +37,6 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     """log N(z; 0, I) per sample (summed over every non-batch dimension), in nats."""
     z = z.flatten(1)
     return -0.5 * (z.pow(2).sum(1) + z.shape[1] * LOG_2PI)
-
-
-def coordinate_maps(height: int, width: int) -> torch.Tensor:
-    """(2, H, W): x and y of every position, in [-1, 1]."""
-    ys = torch.linspace(-1, 1, height)[:, None].expand(height, width)
-    xs = torch.linspace(-1, 1, width)[None, :].expand(height, width)
-    return torch.stack([xs, ys])
 
 
 class ActNorm(nn.Module):

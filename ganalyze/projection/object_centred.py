@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganalyze.coordinates import coordinate_maps
 from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
-from ganalyze.projection.flow import coordinate_maps
 from ganalyze.world.render import hsv_to_rgb
 
 POSE_DIM, COLOUR_DIM, BACKGROUND_DIM, QUALITY_DIM = 3, 3, 3, 1
