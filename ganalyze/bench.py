@@ -239,31 +239,30 @@ def count_flops(step: Callable[[], None]) -> int:
     return sum(op.flops for op in count_operations(step))
 
 
+def best_seconds(device: torch.device, work: Callable[[], Any], repeats: int) -> dict[str, float]:
+    """The shortest wall and CPU seconds of ``repeats`` runs of ``work``, after one run that warms up."""
+    best = {"wall": float("inf"), "cpu": float("inf")}
+    for _ in range(repeats + 1):
+        start = _clocks(device)
+        work()
+        end = _clocks(device)
+        best = {k: min(best[k], end[k] - start[k]) for k in best}
+    return best
+
+
 def matmul_flops_per_s(device: torch.device, dtype: torch.dtype, size: int, repeats: int = 3) -> dict[str, float]:
     """The best FLOP/s (wall and CPU time) of ``repeats`` square products: the machine's practical limit."""
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
-    best = {"wall": float("inf"), "cpu": float("inf")}
-    for _ in range(repeats + 1):  # the first product warms up
-        start = _clocks(device)
-        torch.mm(a, b)
-        end = _clocks(device)
-        best = {k: min(best[k], end[k] - start[k]) for k in best}
-    return {k: 2 * size**3 / v for k, v in best.items()}
+    return {k: 2 * size**3 / v for k, v in best_seconds(device, lambda: torch.mm(a, b), repeats).items()}
 
 
 def memory_bandwidth(device: torch.device, mebibytes: int, repeats: int = 3) -> dict[str, float]:
     """The best bytes/s (wall and CPU time) of copying ``mebibytes`` MiB into another buffer (read once, written
-    once, too large for the caches): the roofline's memory limit."""
+    once, too large for the caches; the warm-up copy pages the target in): the roofline's memory limit."""
     source = torch.ones(mebibytes * 2**18, device=device)  # 4-byte floats
     target = torch.empty_like(source)
-    best = {"wall": float("inf"), "cpu": float("inf")}
-    for _ in range(repeats + 1):  # the first copy warms up (pages the target in)
-        start = _clocks(device)
-        target.copy_(source)
-        end = _clocks(device)
-        best = {k: min(best[k], end[k] - start[k]) for k in best}
-    return {k: 2 * mebibytes * 2**20 / v for k, v in best.items()}
+    return {k: 2 * mebibytes * 2**20 / v for k, v in best_seconds(device, lambda: target.copy_(source), repeats).items()}
 
 
 def _clocks(device: torch.device) -> dict[str, float]:

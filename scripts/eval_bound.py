@@ -18,7 +18,7 @@ import time
 import torch
 
 from ganalyze.atomic import write_json
-from ganalyze.bench import build_world, count_flops, matmul_flops_per_s
+from ganalyze.bench import best_seconds, build_world, count_flops, matmul_flops_per_s
 from ganalyze.fast_path import FastPath, prepare_frozen
 
 
@@ -26,11 +26,7 @@ def conv_flops_per_cpu_s(channels: int = 256, side: int = 32, batch: int = 8, re
     """Best FLOPs per CPU-second of a 3x3 convolution (channels_last, fp32): a well-shaped layer's practical rate."""
     x = torch.randn(batch, channels, side, side).to(memory_format=torch.channels_last)
     w = torch.randn(channels, channels, 3, 3).to(memory_format=torch.channels_last)
-    best = float("inf")
-    for _ in range(repeats + 1):  # the first warms up
-        start = time.process_time()
-        torch.conv2d(x, w, padding=1)
-        best = min(best, time.process_time() - start)
+    best = best_seconds(torch.device("cpu"), lambda: torch.conv2d(x, w, padding=1), repeats)["cpu"]
     return 2 * batch * channels * channels * 9 * side * side / best
 
 
