@@ -22,6 +22,15 @@ from torch import nn
 from ganalyze.pretrained import load_pretrained, save_pretrained
 
 
+def downsampling_encoder(in_channels: int, chans: list[int]) -> list[nn.Module]:
+    """Images of ``in_channels`` -> features at the code resolution: a 3×3 convolution to chans[0], then a
+    stride-2 4×4 convolution per further entry of ``chans``, each followed by a leaky ReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, chans[0], 3, padding=1), nn.LeakyReLU(0.2)]
+    for c_in, c_out in zip(chans[:-1], chans[1:]):
+        layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    return layers
+
+
 def upsampling_decoder(in_channels: int, chans: list[int], depth: int) -> nn.Sequential:
     """Code-resolution maps of ``in_channels`` -> RGB logits at full resolution: a 3×3 convolution to chans[-1],
     then a 2× transposed convolution per stage down ``chans``, each followed by depth - 1 more 3×3 convolutions."""
@@ -53,10 +62,7 @@ class AutoEncoder(nn.Module):
         self.spatial_dim = latent_channels * side * side
         self.latent_dim = self.spatial_dim + global_dim
         chans = [width * 2**i for i in range(stages + 1)]  # full resolution -> code resolution
-        enc: list[nn.Module] = [nn.Conv2d(3, chans[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            enc += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        self.features = nn.Sequential(*enc)
+        self.features = nn.Sequential(*downsampling_encoder(3, chans))
         self.spatial_head = nn.Conv2d(chans[-1], 2 * latent_channels, 3, padding=1)
         self.global_head = (nn.Sequential(nn.Linear(2 * chans[-1], chans[-1]), nn.LeakyReLU(0.2),
                                           nn.Linear(chans[-1], 2 * global_dim)) if global_dim else None)

@@ -17,7 +17,7 @@ from torch import nn
 
 from ganalyze.coordinates import coordinate_maps
 from ganalyze.pretrained import load_config
-from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
+from ganalyze.projection.autoencoder import AutoEncoder, downsampling_encoder, upsampling_decoder
 from ganalyze.projection.object_centred import ObjectCentredAutoEncoder
 
 OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code")  # settings only an object-centred autoencoder takes
@@ -45,10 +45,7 @@ class BroadcastAutoEncoder(AutoEncoder):
         self.resolution, self.latent_shape, self.global_dim = resolution, (0, 1, 1), global_dim
         self.spatial_dim, self.latent_dim = 0, global_dim
         chans = [width * 2**i for i in range(stages + 1)]
-        enc: list[nn.Module] = [nn.Conv2d(3 + 2, chans[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            enc += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        self.features = nn.Sequential(*enc, nn.Flatten())
+        self.features = nn.Sequential(*downsampling_encoder(3 + 2, chans), nn.Flatten())
         hidden = 4 * chans[-1]
         self.head = nn.Sequential(nn.Linear(chans[-1] * side * side, hidden), nn.LeakyReLU(0.2),
                                   nn.Linear(hidden, 2 * global_dim))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganalyze.coordinates import coordinate_maps
-from ganalyze.projection.autoencoder import AutoEncoder, upsampling_decoder
+from ganalyze.projection.autoencoder import AutoEncoder, downsampling_encoder, upsampling_decoder
 from ganalyze.world.render import hsv_to_rgb
 
 POSE_DIM, COLOUR_DIM, BACKGROUND_DIM, QUALITY_DIM = 3, 3, 3, 1
@@ -138,11 +138,11 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         chans = [width * 2**i for i in range(stages + 1)]
         self.objectness = nn.Sequential(nn.Conv2d(3 + 2, width, 3, padding=1), nn.LeakyReLU(0.2),
                                         nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(width, 1, 1))
-        self.scene = nn.Sequential(*self._convs(3 + 2, chans), nn.Flatten(),  # the other means and every log-variance
+        self.scene = nn.Sequential(*downsampling_encoder(3 + 2, chans), nn.Flatten(),  # the other means and every log-variance
                                    nn.Linear(chans[-1] * side * side, 4 * chans[-1]), nn.LeakyReLU(0.2),
                                    nn.Linear(4 * chans[-1], 2 * NUISANCE_DIM - POSE_DIM))
         g = glimpse // 4
-        self.shape_reader = nn.Sequential(*self._convs(3, [width, 2 * width, 4 * width]), nn.Flatten(),
+        self.shape_reader = nn.Sequential(*downsampling_encoder(3, [width, 2 * width, 4 * width]), nn.Flatten(),
                                           nn.Linear(4 * width * g * g, 4 * width), nn.LeakyReLU(0.2),
                                           nn.Linear(4 * width, 2 * global_dim))
         with torch.no_grad():  # start with a mild blur
@@ -152,14 +152,6 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         self.background_basis = nn.Parameter(torch.zeros(1 + BACKGROUND_DIM, 3, resolution, resolution))
         self.register_buffer("image_coords", coordinate_maps(resolution, resolution), persistent=False)
         self.register_buffer("grid_coords", coordinate_maps(side, side), persistent=False)
-
-    @staticmethod
-    def _convs(in_channels: int, chans: list[int]) -> list[nn.Module]:
-        """A 3×3 convolution to chans[0], then a stride-2 4×4 convolution per further entry of ``chans``."""
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, chans[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for c_in, c_out in zip(chans[:-1], chans[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        return layers
 
     def posterior(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images in [0, 1] -> (mean, log-variance) of the code: the pose from a learned objectness map, the other
