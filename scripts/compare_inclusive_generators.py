@@ -46,19 +46,23 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def run_numbers(folder: Path, rare: str) -> dict[str, float]:
-    """The table's numbers of one trained generator."""
-    audit, quality = read_json(folder / "audit" / "report.json"), read_json(folder / "quality" / "quality.json")
+def table_numbers(audit: dict[str, Any], accuracy: dict[str, float], rare: str, w1_sigma_max: float) -> dict[str, float]:
+    """The table's numbers from an inclusiveness audit, per-class accuracies and the largest factor W1/σ."""
     row = next(r for r in audit["attributes"] if r["attribute"] == "class" and r["value"] == rare)
     modes = audit["mode_coverage"]["per_class"][rare]
-    accuracy = quality["class_accuracy"]["generated_per_class"]
     return {"rare_data_rate": row["data_rate"], "rare_generated_rate": row["generated_rate"],
             "rare_precision": row["precision"] if row["precision"] is not None else float("nan"),
             "rare_recall": row["recall"] if row["recall"] is not None else float("nan"),
             "rare_modes_covered": modes["covered"] / max(modes["modes"], 1), "rare_class_accuracy": accuracy[rare],
             "all_precision": audit["overall"]["precision"], "all_recall": audit["overall"]["recall"],
-            "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare),
-            "w1_sigma_max": max(quality["factors"][f]["w1_sigma"] or float("inf") for f in BARRED_FACTORS)}
+            "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare), "w1_sigma_max": w1_sigma_max}
+
+
+def run_numbers(folder: Path, rare: str) -> dict[str, float]:
+    """The table's numbers of one trained generator."""
+    audit, quality = read_json(folder / "audit" / "report.json"), read_json(folder / "quality" / "quality.json")
+    return table_numbers(audit, quality["class_accuracy"]["generated_per_class"], rare,
+                         max(quality["factors"][f]["w1_sigma"] or float("inf") for f in BARRED_FACTORS))
 
 
 def reference_numbers(world: str, rare: str, n: int = 3000, seed: int = 0) -> dict[str, float]:
@@ -67,14 +71,7 @@ def reference_numbers(world: str, rare: str, n: int = 3000, seed: int = 0) -> di
     data = from_variant(world, n, seed)
     held_out = from_variant(world, n, seed + REFERENCE_SEED_OFFSET, label=f"{world} (held out)")
     result = inclusiveness(data, held_out)
-    row = next(r for r in result["attributes"] if r["attribute"] == "class" and r["value"] == rare)
-    modes = result["mode_coverage"]["per_class"][rare]
-    accuracy = result["class_fidelity"]
-    return {"rare_data_rate": row["data_rate"], "rare_generated_rate": row["generated_rate"],
-            "rare_precision": row["precision"], "rare_recall": row["recall"],
-            "rare_modes_covered": modes["covered"] / max(modes["modes"], 1), "rare_class_accuracy": accuracy[rare],
-            "all_precision": result["overall"]["precision"], "all_recall": result["overall"]["recall"],
-            "majority_accuracy_min": min(v for k, v in accuracy.items() if k != rare), "w1_sigma_max": float("nan")}
+    return table_numbers(result, result["class_fidelity"], rare, float("nan"))
 
 
 def training_seconds(folder: Path) -> float | None:

@@ -64,8 +64,11 @@ def sample_real(names: list[str], n: int, seed: int, resolution: int) -> tuple[t
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real images (and class ids) of ``cfg.imle.minority`` among ``cfg.imle.real_pool`` seeded draws of the variant."""
+def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The real images (and class ids) of ``cfg.imle.minority`` among ``cfg.imle.real_pool`` seeded draws of the
+    variant; None when neither IMLE term is weighted (no minority set is drawn)."""
+    if cfg.imle.weight <= 0 and cfg.imle.interpolation_weight <= 0:
+        return None
     names = variant_names(cfg.variant)
     if len(names) != 1:
         raise ConfigError(f"imle needs one world variant (the data whose minority it keeps), got variant={names}.")
@@ -193,8 +196,7 @@ def train(cfg: DictConfig) -> Path:
     params = list(encoder.parameters()) + list(generator.decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
-    use_imle = cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0
-    minority = minority_set(cfg) if use_imle else None
+    minority = minority_set(cfg)
     fitted_pool = minority is not None and cfg.imle.pool_law == "fitted"
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
@@ -253,7 +255,7 @@ def train_gan(cfg: DictConfig) -> Path:
     betas = (cfg.gan.beta1, cfg.gan.beta2)
     opt_g = torch.optim.Adam(decoder.parameters(), lr=cfg.gan.lr_generator, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.gan.lr_discriminator, betas=betas)
-    minority = minority_set(cfg) if cfg.imle.weight > 0 or cfg.imle.interpolation_weight > 0 else None
+    minority = minority_set(cfg)
     start, ckpt_path = 0, Path(cfg.checkpoint)
     parts = {"decoder": decoder, "discriminator": discriminator, "optimizer_g": opt_g, "optimizer_d": opt_d}
     if cfg.resume and ckpt_path.is_file():
