@@ -110,18 +110,25 @@ class ImleTerms:
 
 def imle_terms(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                features: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, real_classes: torch.Tensor,
-               pool_latents: torch.Tensor, pool_classes: torch.Tensor, mix: torch.Tensor) -> ImleTerms:
+               pool_latents: torch.Tensor, pool_classes: torch.Tensor, mix: torch.Tensor,
+               real_codes: torch.Tensor | None = None) -> ImleTerms:
     """IMLE and interpolation losses of real minority images against a pool of latents decoded by ``decode``.
 
-    The pool is decoded without gradients to find each real image's nearest generated sample of its class;
-    only the matched latents are decoded again with gradients. Pairs for the interpolation term are each
-    example and the next one of its class in the batch, mixed by weights ``mix`` (n,) in [0, 1].
+    Without ``real_codes`` the pool is decoded without gradients and each real image's nearest generated sample
+    of its class is found in ``features``; with them (an encoder's codes of the real images) the nearest pool
+    latent is found in code space and the pool is never decoded, so a large pool costs nothing and a match
+    already shares its example's content. Only the matched latents are decoded with gradients, and the pull is
+    always in ``features``. Pairs for the interpolation term are each example and the next one of its class in
+    the batch, mixed by weights ``mix`` (n,) in [0, 1].
     """
     real_features = features(real)
-    with torch.no_grad():
-        pool_features = torch.cat([features(decode(z, y)) for z, y in zip(pool_latents.split(256),
-                                                                            pool_classes.split(256))])
-    matched = pool_latents[nearest_generated(real_features, real_classes, pool_features, pool_classes)]
+    if real_codes is None:
+        with torch.no_grad():
+            pool_features = torch.cat([features(decode(z, y)) for z, y in zip(pool_latents.split(256),
+                                                                                pool_classes.split(256))])
+        matched = pool_latents[nearest_generated(real_features, real_classes, pool_features, pool_classes)]
+    else:
+        matched = pool_latents[nearest_generated(real_codes, real_classes, pool_latents, pool_classes)]
     imle = gaussian_nll(features(decode(matched, real_classes)), real_features)
     partner = next_of_same_class(real_classes)
     a = mix[:, None]

@@ -87,9 +87,11 @@ def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 
 def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torch.Tensor] | None,
-                           cfg: DictConfig, step_seed: int, shown: dict[str, str]) -> torch.Tensor | float:
+                           cfg: DictConfig, step_seed: int, shown: dict[str, str],
+                           encoder: ShapesEncoder | None = None) -> torch.Tensor | float:
     """imle.weight × IMLE + imle.interpolation_weight × interpolation on a seeded batch of the minority set
-    (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``."""
+    (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``. With imle.match=code the
+    examples are matched to the pool by ``encoder``'s codes (no gradient reaches the encoder through them)."""
     if minority is None:
         return 0.0
     gen = torch.Generator().manual_seed(step_seed + 1)
@@ -100,8 +102,12 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
     if cfg.imle.pool_law == "fitted":  # codes drawn as the saved generator will draw them: μ_y + L_y·ε
         pool_latents = generator.latent_code(pool_latents * generator.z_std, pool_classes)
     mix = torch.rand(len(real), generator=gen)
+    real_codes = None
+    if cfg.imle.match == "code":
+        with torch.no_grad():
+            real_codes = encoder(real, classes)[0]
     terms = imle_terms(generator.decoder, lambda x: pixel_features(x, cfg.imle.feature_resolution), real, classes,
-                       pool_latents, pool_classes, mix)
+                       pool_latents, pool_classes, mix, real_codes)
     shown.update(imle=f"{terms.imle.item():.3f}", interp=f"{terms.interpolation.item():.3f}")
     return cfg.imle.weight * terms.imle + cfg.imle.interpolation_weight * terms.interpolation
 
@@ -114,14 +120,21 @@ def fit_minority_law(generator: ShapesGenerator, encoder: ShapesEncoder, minorit
     generator.fit_latent_gaussians(codes, minority[1])
 
 
-def check_pool_law(cfg: DictConfig) -> None:
-    """imle.pool_law is prior or fitted, and fitted needs an encoder (the σ-VAE)."""
+def check_imle_options(cfg: DictConfig) -> None:
+    """imle.pool_law is prior or fitted, imle.match is features or code, and fitted and code need an encoder."""
     if cfg.imle.pool_law not in ("prior", "fitted"):
         raise ConfigError(f"imle.pool_law={cfg.imle.pool_law!r} is not known; use prior (IMLE's pool drawn from "
                           "N(0, I)) or fitted (from the minority classes' Gaussians of their current codes).")
     if cfg.imle.pool_law == "fitted" and cfg.loss != "vae":
         raise ConfigError(f"imle.pool_law=fitted fits the codes of an encoder, which loss={cfg.loss} has not; use "
                           "imle.pool_law=prior.")
+    if cfg.imle.match not in ("features", "code"):
+        raise ConfigError(f"imle.match={cfg.imle.match!r} is not known; use features (nearest decoded sample in the "
+                          "imle.feature_resolution pixel space, as IMLE-GAN) or code (nearest pool latent to the "
+                          "encoder's code of the real example).")
+    if cfg.imle.match == "code" and cfg.loss != "vae":
+        raise ConfigError(f"imle.match=code compares the codes of an encoder, which loss={cfg.loss} has not; use "
+                          "imle.match=features.")
 
 
 @torch.no_grad()
@@ -187,7 +200,7 @@ def train(cfg: DictConfig) -> Path:
     if cfg.loss not in ("vae", "gan"):
         raise ConfigError(f"loss={cfg.loss!r} is not known; use vae (the σ-VAE's ELBO, shipped) or gan "
                           "(the same decoder against a discriminator).")
-    check_pool_law(cfg)
+    check_imle_options(cfg)
     if cfg.loss == "gan":
         return train_gan(cfg)
     names = variant_names(cfg.variant)
@@ -223,7 +236,7 @@ def train(cfg: DictConfig) -> Path:
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)
         loss, mse, kl = sigma_vae_loss(recon, images, mean, logvar, cfg.beta)
         shown = {"mse": f"{mse.item():.5f}", "kl": f"{kl.item():.1f}"}
-        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown)
+        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown, encoder)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -50,6 +50,25 @@ def test_imle_terms_match_the_nearest_latent_and_pull_it_to_the_real_example() -
     assert scale.grad is not None and scale.grad.abs() > 0  # the matched samples get gradients
 
 
+def test_imle_terms_in_code_space_match_codes_and_never_decode_the_pool() -> None:
+    """With real codes the nearest pool latent is the nearest *code*, even where the decoded images would pick
+    another; the pool is never decoded (only the two matched latents, twice: the pull and the interpolation)."""
+    decoded: list[int] = []
+
+    def decode(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        decoded.append(len(z))
+        return z.sum(1, keepdim=True).expand(len(z), 12).reshape(len(z), 3, 2, 2)  # images see only the code's sum
+
+    pool = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.0, 3.0]])  # sums 1, 1, 3, 3: images cannot tell apart
+    codes = torch.tensor([[0.1, 0.9], [2.8, 0.1]])
+    real = torch.stack([torch.full((12,), v) for v in (1.0, 3.0)]).view(2, 3, 2, 2)
+    zeros2, zeros4 = torch.zeros(2, dtype=torch.long), torch.zeros(4, dtype=torch.long)
+    terms = imle_terms(decode, lambda x: x.flatten(1), real, zeros2, pool, zeros4, mix=torch.ones(2), real_codes=codes)
+    assert torch.equal(terms.matched, pool[[1, 2]])
+    assert decoded == [2, 2]
+    assert terms.imle.item() == pytest.approx(0.5 * torch.log(torch.tensor(1e-12)).item(), abs=1e-3)  # exact pull
+
+
 def test_gaussian_nll_is_half_log_mse() -> None:
     a, b = torch.zeros(4, 3), torch.full((4, 3), 2.0)
     assert gaussian_nll(a, b).item() == pytest.approx(0.5 * torch.log(torch.tensor(4.0)).item())

@@ -221,11 +221,15 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
 
 
-def test_imle_pool_from_the_fitted_law_resumes_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """imle.pool_law=fitted refits the squares' Gaussian every 3 steps; resuming at step 2 needs the law of step 0."""
+@pytest.mark.parametrize("match", ["features", "code"])
+def test_imle_pool_from_the_fitted_law_resumes_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           match: str) -> None:
+    """imle.pool_law=fitted refits the squares' Gaussian every 3 steps; resuming at step 2 needs the law of step 0
+    (matching by decoded pixels or by the encoder's codes)."""
     cfg = tiny_trainer_config(tmp_path, "variant=rare_square", "model.decoder=broadcast", "model.decoder_depth=2",
                               "imle.weight=1", "imle.minority.shape=square", "imle.pool_law=fitted", "imle.refit_every=3",
-                              "imle.real_pool=1000", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8")
+                              "imle.real_pool=1000", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
+                              f"imle.match={match}")
     whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
     assert_same_weights(whole, resumed)
     state = torch.load(tmp_path / "step2.pt", weights_only=True)
@@ -273,6 +277,8 @@ def test_discriminator_projects_the_class_and_hinge_losses_have_their_margins() 
     (["loss=gan", "model.flow_layers=2"], "needs model.flow_layers=0"),
     (["imle.pool_law=posterior"], "imle.pool_law='posterior' is not known"),
     (["loss=gan", "imle.pool_law=fitted"], "which loss=gan has not"),
+    (["imle.match=pixels"], "imle.match='pixels' is not known"),
+    (["loss=gan", "imle.match=code"], "imle.match=code compares the codes of an encoder"),
     (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
     (["imle.weight=1"], "exactly one of"),
     (["imle.weight=1", "imle.minority.factor=size", "imle.minority.low=0.9", "imle.minority.high=1.0"],
