@@ -110,7 +110,7 @@ class ImleTerms:
 
 def imle_terms(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
                features: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, real_classes: torch.Tensor,
-               pool_latents: torch.Tensor, pool_classes: torch.Tensor, mix: torch.Tensor,
+               pool_latents: torch.Tensor, pool_classes: torch.Tensor, mix: torch.Tensor | None,
                real_codes: torch.Tensor | None = None) -> ImleTerms:
     """IMLE and interpolation losses of real minority images against a pool of latents decoded by ``decode``.
 
@@ -119,7 +119,7 @@ def imle_terms(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     latent is found in code space and the pool is never decoded, so a large pool costs nothing and a match
     already shares its example's content. Only the matched latents are decoded with gradients, and the pull is
     always in ``features``. Pairs for the interpolation term are each example and the next one of its class in
-    the batch, mixed by weights ``mix`` (n,) in [0, 1].
+    the batch, mixed by weights ``mix`` (n,) in [0, 1]; without ``mix`` that term is 0 and nothing is decoded for it.
     """
     real_features = features(real)
     if real_codes is None:
@@ -130,6 +130,8 @@ def imle_terms(decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     else:
         matched = pool_latents[nearest_generated(real_codes, real_classes, pool_latents, pool_classes)]
     imle = gaussian_nll(features(decode(matched, real_classes)), real_features)
+    if mix is None:
+        return ImleTerms(imle, torch.zeros(()), matched)
     partner = next_of_same_class(real_classes)
     a = mix[:, None]
     mixed = decode(a * matched + (1 - a) * matched[partner], real_classes)

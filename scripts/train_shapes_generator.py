@@ -101,7 +101,7 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
     pool_classes = classes[torch.arange(cfg.imle.pool_size) % len(classes)]  # every class of the batch is in the pool
     if cfg.imle.pool_law == "fitted":  # codes drawn as the saved generator will draw them: μ_y + L_y·ε
         pool_latents = generator.latent_code(pool_latents * generator.z_std, pool_classes)
-    mix = torch.rand(len(real), generator=gen)
+    mix = torch.rand(len(real), generator=gen) if cfg.imle.interpolation_weight > 0 else None
     real_codes = None
     if cfg.imle.match == "code":
         with torch.no_grad():

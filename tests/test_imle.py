@@ -66,6 +66,8 @@ def test_imle_terms_in_code_space_match_codes_and_never_decode_the_pool() -> Non
     terms = imle_terms(decode, lambda x: x.flatten(1), real, zeros2, pool, zeros4, mix=torch.ones(2), real_codes=codes)
     assert torch.equal(terms.matched, pool[[1, 2]])
     assert decoded == [2, 2]
+    assert imle_terms(decode, lambda x: x.flatten(1), real, zeros2, pool, zeros4, mix=None,
+                      real_codes=codes).interpolation.item() == 0.0 and decoded == [2, 2, 2]  # no mix: one decode
     assert terms.imle.item() == pytest.approx(0.5 * torch.log(torch.tensor(1e-12)).item(), abs=1e-3)  # exact pull
 
 
