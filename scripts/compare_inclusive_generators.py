@@ -4,7 +4,8 @@ Each run folder holds audit/report.json (ganalyze-audit audit=inclusiveness) and
 (ganalyze-quality); an arm is a glob of run folders, one per training seed. Per arm: the rare class's data and
 generated rate, precision, recall and modes covered, all-image precision and recall, and the majority's
 quality (the lowest class accuracy over the other classes, the largest factor W1/σ), as mean with a 95%
-t-interval over seeds. With --reference WORLD a first row scores held-out real images of WORLD as if they were a
+t-interval over seeds. The first arm is the baseline: every other arm also gets the per-seed differences from it
+(runs paired by their folders' _s<seed> suffix), whose interval is the comparison's. With --reference WORLD a first row scores held-out real images of WORLD as if they were a
 generator's (same audit, same counts): what a perfect generator gets from these k-NN metrics at this sample size.
 Example (scripts/inclusive_generator_study.sh runs it):
     python scripts/compare_inclusive_generators.py --arm 'baseline=runs/inclusive/baseline_s*' \
@@ -130,6 +131,47 @@ def markdown(arms: dict[str, dict[str, Any]], rare: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAIRED = ("rare_precision", "rare_recall", "rare_class_accuracy", "all_precision", "all_recall", "majority_accuracy_min")
+
+
+def seed_of(folder: str) -> str | None:
+    """The training seed a run folder is named for (its _s<seed> suffix), or None."""
+    match = re.search(r"_s(\d+)$", folder.rstrip("/"))
+    return match.group(1) if match else None
+
+
+def paired_differences(arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per arm after the first trained one (the baseline): each column of PAIRED as arm − baseline over the seeds
+    both arms trained, summarised like the table (mean, 95% t-interval) with how many seeds came out higher."""
+    trained = [name for name, arm in arms.items() if arm["runs"]]
+    if len(trained) < 2:
+        return {}
+    base = {seed_of(f): r for f, r in arms[trained[0]]["runs"].items()}
+    result = {}
+    for name in trained[1:]:
+        pairs = [(r, base[k]) for f, r in arms[name]["runs"].items() if (k := seed_of(f)) is not None and k in base]
+        if not pairs:
+            continue
+        result[name] = {"seeds": len(pairs), "baseline": trained[0]}
+        for key in PAIRED:
+            diffs = [a[key] - b[key] for a, b in pairs]
+            result[name][key] = {**summarise(diffs), "higher": sum(d > 0 for d in diffs if np.isfinite(d))}
+    return result
+
+
+def paired_markdown(paired: dict[str, dict[str, Any]], rare: str) -> str:
+    """Arm − baseline per seed: mean [95% t-interval] (seeds higher of seeds paired) per column."""
+    if not paired:
+        return ""
+    labels = [f"{rare}: precision", f"{rare}: recall", f"{rare}: class accuracy", "all: precision", "all: recall",
+              "majority: min class accuracy"]
+    lines = ["| arm − baseline, paired by seed | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+    for name, d in paired.items():
+        cells = [f"{cell(d[k])} ({d[k]['higher']} of {d[k]['defined']} higher)" for k in PAIRED]
+        lines.append(f"| {name} − {d['baseline']} ({d['seeds']}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,9 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--arm {spec!r} must be NAME=GLOB matching at least one run folder; it matched none.")
         runs = {str(f): {**run_numbers(f, args.rare), "train_seconds": training_seconds(f)} for f in folders}
         arms[name] = {"runs": runs, "summary": {k: summarise([r[k] for r in runs.values()]) for k, _ in COLUMNS}}
-    table = markdown(arms, args.rare) + "\n" + per_run_markdown(arms, args.rare)
+    paired = paired_differences(arms)
+    table = markdown(arms, args.rare) + "\n" + paired_markdown(paired, args.rare) + "\n" + per_run_markdown(arms, args.rare)
     out = Path(args.out)
-    write_json(out / "table.json", {"rare": args.rare, "arms": arms})
+    write_json(out / "table.json", {"rare": args.rare, "arms": arms, "paired": paired})
     write_text(out / "table.md", table)
     print(table + f"saved {out}/table.json and {out}/table.md")
     return 0

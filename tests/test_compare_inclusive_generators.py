@@ -80,3 +80,19 @@ def test_reference_row_scores_held_out_real_images_near_the_ceiling(tmp_path: Pa
     assert ref["rare_recall"]["mean"] > 0.5 and ref["all_precision"]["mean"] > 0.6
     assert ref["w1_sigma_max"]["mean"] is None  # no factor distances for real images
     assert "| held-out real rare_square images |" in (tmp_path / "t" / "table.md").read_text()
+
+
+def test_paired_differences_match_runs_by_seed(tmp_path: Path) -> None:
+    """The second arm minus the baseline per seed (seeds 0, 1, 2 paired by folder suffix, seed 3 has no partner)."""
+    for seed, p in enumerate((0.1, 0.2, 0.3)):
+        fake_run(tmp_path / f"base_s{seed}", p, 0.5)
+    for seed, p in enumerate((0.3, 0.1, 0.6, 0.9)):
+        fake_run(tmp_path / f"imle_s{seed}", p, 0.5)
+    assert compare.main(["--arm", f"base={tmp_path}/base_s*", "--arm", f"imle={tmp_path}/imle_s*",
+                         "--out", str(tmp_path / "t")]) == 0
+    paired = json.loads((tmp_path / "t" / "table.json").read_text())["paired"]["imle"]
+    d = paired["rare_precision"]
+    assert paired["seeds"] == 3 and d["values"] == pytest.approx([0.2, -0.1, 0.3]) and d["higher"] == 2
+    assert d["mean"] == pytest.approx(0.4 / 3)
+    assert paired["rare_recall"]["values"] == [0.0, 0.0, 0.0] and paired["rare_recall"]["higher"] == 0
+    assert "| imle − base (3) |" in (tmp_path / "t" / "table.md").read_text()
