@@ -88,10 +88,12 @@ def minority_set(cfg: DictConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Tensor, torch.Tensor] | None,
                            cfg: DictConfig, step_seed: int, shown: dict[str, str],
-                           encoder: ShapesEncoder | None = None) -> torch.Tensor | float:
+                           encoder: ShapesEncoder | None = None,
+                           posteriors: torch.Tensor | None = None) -> torch.Tensor | float:
     """imle.weight × IMLE + imle.interpolation_weight × interpolation on a seeded batch of the minority set
     (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``. With imle.match=code the
-    examples are matched to the pool by ``encoder``'s codes (no gradient reaches the encoder through them)."""
+    examples are matched to the pool by ``encoder``'s codes (no gradient reaches the encoder through them);
+    with imle.pool_law=posterior the pool is drawn from ``posteriors`` (minority_posteriors of the last refit)."""
     if minority is None:
         return 0.0
     gen = torch.Generator().manual_seed(step_seed + 1)
@@ -101,6 +103,10 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
     pool_classes = classes[torch.arange(cfg.imle.pool_size) % len(classes)]  # every class of the batch is in the pool
     if cfg.imle.pool_law == "fitted":  # codes drawn as the saved generator will draw them: μ_y + L_y·ε
         pool_latents = generator.latent_code(pool_latents * generator.z_std, pool_classes)
+    elif cfg.imle.pool_law == "posterior":  # codes drawn from the posteriors of random minority images: μ_j + σ_j·ε
+        j = torch.randint(len(posteriors), (cfg.imle.pool_size,), generator=gen)
+        pool_latents = posteriors[j, 0] + (0.5 * posteriors[j, 1]).exp() * pool_latents
+        pool_classes = minority[1][j]
     mix = torch.rand(len(real), generator=gen) if cfg.imle.interpolation_weight > 0 else None
     real_codes = None
     if cfg.imle.match == "code":
@@ -113,21 +119,31 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
 
 
 @torch.no_grad()
-def fit_minority_law(generator: ShapesGenerator, encoder: ShapesEncoder, minority: tuple[torch.Tensor, torch.Tensor]) -> None:
-    """Fit the minority classes' Gaussians to the current codes of their real images (imle.pool_law=fitted): the law
-    the saved generator will sample them from, so IMLE's pool lies where the generator's samples will."""
-    codes = torch.cat([encoder(x, y)[0] for x, y in zip(minority[0].split(500), minority[1].split(500))])
-    generator.fit_latent_gaussians(codes, minority[1])
+def minority_posteriors(encoder: ShapesEncoder, minority: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The encoder's posterior of every minority image, (n, 2, dim_z): mean and log-variance; IMLE's pool is drawn
+    from them (pool_law=posterior) or from the Gaussians fitted to their means (pool_law=fitted)."""
+    parts = [encoder(x, y) for x, y in zip(minority[0].split(500), minority[1].split(500))]
+    return torch.stack([torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])], 1)
+
+
+def refit_minority_law(generator: ShapesGenerator, posteriors: torch.Tensor,
+                       minority: tuple[torch.Tensor, torch.Tensor], cfg: DictConfig) -> None:
+    """With imle.pool_law=fitted, fit the minority classes' Gaussians to their images' current codes: the law the
+    saved generator will sample them from, so IMLE's pool lies where the generator's samples will."""
+    if cfg.imle.pool_law == "fitted":
+        generator.fit_latent_gaussians(posteriors[:, 0], minority[1])
 
 
 def check_imle_options(cfg: DictConfig) -> None:
-    """imle.pool_law is prior or fitted, imle.match is features or code, and fitted and code need an encoder."""
-    if cfg.imle.pool_law not in ("prior", "fitted"):
+    """imle.pool_law is prior, fitted or posterior, imle.match is features or code, and all but prior and features
+    need an encoder."""
+    if cfg.imle.pool_law not in ("prior", "fitted", "posterior"):
         raise ConfigError(f"imle.pool_law={cfg.imle.pool_law!r} is not known; use prior (IMLE's pool drawn from "
-                          "N(0, I)) or fitted (from the minority classes' Gaussians of their current codes).")
-    if cfg.imle.pool_law == "fitted" and cfg.loss != "vae":
-        raise ConfigError(f"imle.pool_law=fitted fits the codes of an encoder, which loss={cfg.loss} has not; use "
-                          "imle.pool_law=prior.")
+                          "N(0, I)), fitted (from the minority classes' Gaussians of their current codes) or posterior "
+                          "(from the encoder's posteriors of random minority images).")
+    if cfg.imle.pool_law != "prior" and cfg.loss != "vae":
+        raise ConfigError(f"imle.pool_law={cfg.imle.pool_law} draws from the codes of an encoder, which loss={cfg.loss} "
+                          "has not; use imle.pool_law=prior.")
     if cfg.imle.match not in ("features", "code"):
         raise ConfigError(f"imle.match={cfg.imle.match!r} is not known; use features (nearest decoded sample in the "
                           "imle.feature_resolution pixel space, as IMLE-GAN) or code (nearest pool latent to the "
@@ -210,15 +226,16 @@ def train(cfg: DictConfig) -> Path:
     optimizer = torch.optim.Adam(params, lr=cfg.lr)
     scheduler = warmup_cosine_schedule(optimizer, cfg.warmup_steps, cfg.steps)
     minority = minority_set(cfg)
-    fitted_pool = minority is not None and cfg.imle.pool_law == "fitted"
+    refits = minority is not None and cfg.imle.pool_law != "prior"
+    posteriors = None
     start, ckpt_path = 0, Path(cfg.checkpoint)
     if cfg.resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path)
         encoder.load_state_dict(state["encoder"])
         generator.decoder.load_state_dict(state["decoder"])
-        if fitted_pool:  # the minority law of the last refit
-            generator.latent_mean.copy_(state["latent_mean"])
-            generator.latent_chol.copy_(state["latent_chol"])
+        if refits:  # the minority posteriors of the last refit, and the law fitted to them
+            posteriors = state["minority_posteriors"]
+            refit_minority_law(generator, posteriors, minority, cfg)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"]
@@ -228,22 +245,23 @@ def train(cfg: DictConfig) -> Path:
                  desc="shapes σ-VAE")
     for step in bar:
         step_seed = cfg.seed * 10_000_000 + step
-        if fitted_pool and step % cfg.imle.refit_every == 0:
-            fit_minority_law(generator, encoder, minority)
+        if refits and step % cfg.imle.refit_every == 0:
+            posteriors = minority_posteriors(encoder, minority)
+            refit_minority_law(generator, posteriors, minority, cfg)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)
         noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(step_seed))
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)
         loss, mse, kl = sigma_vae_loss(recon, images, mean, logvar, cfg.beta)
         shown = {"mse": f"{mse.item():.5f}", "kl": f"{kl.item():.1f}"}
-        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown, encoder)
+        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown, encoder, posteriors)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         bar.set_postfix(loss=f"{loss.item():.3f}", **shown, refresh=False)
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
-            law = {"latent_mean": generator.latent_mean, "latent_chol": generator.latent_chol} if fitted_pool else {}
+            law = {"minority_posteriors": posteriors} if refits else {}
             save_checkpoint({"step": step + 1, "encoder": encoder.state_dict(), "decoder": generator.decoder.state_dict(),
                              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), **law}, ckpt_path)
     print(f"trained steps {start}..{cfg.steps} in {time.perf_counter() - t0:.0f} s", flush=True)

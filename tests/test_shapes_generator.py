@@ -221,20 +221,20 @@ def test_broadcast_decoder_trains_resumes_and_loads(tmp_path: Path, monkeypatch:
     assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
 
 
-@pytest.mark.parametrize("match", ["features", "code"])
-def test_imle_pool_from_the_fitted_law_resumes_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           match: str) -> None:
-    """imle.pool_law=fitted refits the squares' Gaussian every 3 steps; resuming at step 2 needs the law of step 0
-    (matching by decoded pixels or by the encoder's codes)."""
+@pytest.mark.parametrize(("pool_law", "match"), [("fitted", "features"), ("fitted", "code"), ("posterior", "code")])
+def test_imle_pool_from_the_minority_codes_resumes_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               pool_law: str, match: str) -> None:
+    """The minority set is re-encoded every 3 steps (the pool drawn from the Gaussian fitted to its codes, or from its
+    posteriors); resuming at step 2 needs the encoding of step 0, which the checkpoint keeps."""
     cfg = tiny_trainer_config(tmp_path, "variant=rare_square", "model.decoder=broadcast", "model.decoder_depth=2",
-                              "imle.weight=1", "imle.minority.shape=square", "imle.pool_law=fitted", "imle.refit_every=3",
-                              "imle.real_pool=1000", "imle.batch_size=4", "imle.pool_size=8", "imle.feature_resolution=8",
-                              f"imle.match={match}")
+                              "imle.weight=1", "imle.minority.shape=square", f"imle.pool_law={pool_law}",
+                              "imle.refit_every=3", "imle.real_pool=1000", "imle.batch_size=4", "imle.pool_size=8",
+                              "imle.feature_resolution=8", f"imle.match={match}")
     whole, resumed = train_whole_and_resumed(cfg, tmp_path, monkeypatch)
     assert_same_weights(whole, resumed)
-    state = torch.load(tmp_path / "step2.pt", weights_only=True)
-    assert not torch.equal(state["latent_mean"][1], torch.zeros(4))  # the squares' law was fitted...
-    assert torch.equal(state["latent_mean"][0], torch.zeros(4))  # ...and no other class's
+    posteriors = torch.load(tmp_path / "step2.pt", weights_only=True)["minority_posteriors"]
+    assert posteriors.shape[1:] == (2, 4) and 15 < len(posteriors) < 80  # mean and log-variance of the ~4% squares
+    assert posteriors[:, 1].exp().max() < 10 and not torch.equal(posteriors[:, 0], torch.zeros_like(posteriors[:, 0]))
 
 
 def test_gan_loss_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -275,8 +275,9 @@ def test_discriminator_projects_the_class_and_hinge_losses_have_their_margins() 
 @pytest.mark.parametrize(("overrides", "message"), [
     (["loss=wgan"], "loss='wgan' is not known"),
     (["loss=gan", "model.flow_layers=2"], "needs model.flow_layers=0"),
-    (["imle.pool_law=posterior"], "imle.pool_law='posterior' is not known"),
+    (["imle.pool_law=nearest"], "imle.pool_law='nearest' is not known"),
     (["loss=gan", "imle.pool_law=fitted"], "which loss=gan has not"),
+    (["loss=gan", "imle.pool_law=posterior"], "which loss=gan has not"),
     (["imle.match=pixels"], "imle.match='pixels' is not known"),
     (["loss=gan", "imle.match=code"], "imle.match=code compares the codes of an encoder"),
     (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
