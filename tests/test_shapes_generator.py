@@ -304,6 +304,8 @@ def test_unknown_decoder_and_bad_broadcast_options_are_refused() -> None:
         ShapesGenerator(**TINY, decoder="broadcast", fourier=2)
     with pytest.raises(ValueError, match="depth must be at least 2"):
         ShapesGenerator(**TINY, decoder="broadcast", decoder_depth=1)
+    with pytest.raises(ValueError, match="image_fourier must be 0"):
+        ShapesGenerator(**TINY, decoder="broadcast", image_fourier=-1)
 
 
 def test_broadcast_frame_follows_the_predicted_shift() -> None:
@@ -319,6 +321,24 @@ def test_broadcast_frame_follows_the_predicted_shift() -> None:
         moved = dec(w, y)
     assert torch.allclose(moved[..., 4:], still[..., :-4], atol=1e-5)
     assert not torch.allclose(moved, still, atol=1e-3)
+
+
+def test_broadcast_image_waves_stay_put_when_the_frame_moves() -> None:
+    """image_fourier's sines are of the image's own coordinates: with only them reaching the pixels, moving the
+    object's frame changes nothing (while the waves themselves do draw a pattern)."""
+    torch.manual_seed(0)
+    g = ShapesGenerator(**{**TINY, "resolution": 16}, decoder="broadcast", frame=True, fourier=2, image_fourier=2,
+                        decoder_depth=2)
+    dec = g.decoder
+    assert dec.coords_in.in_channels == 2 + 8 + 2 + 8  # image x, y; its 2 octaves; frame x, y; theirs
+    with torch.no_grad():
+        dec.coords_in.weight[:, :2].zero_()
+        dec.coords_in.weight[:, 10:].zero_()  # only the image's waves reach the pixels
+        w, y = torch.zeros(1, 4), torch.tensor([0])
+        still = dec(w, y)
+        dec.frame.bias[0] = 4 * 2 / 15
+        assert torch.allclose(dec(w, y), still, atol=1e-6)
+    assert not torch.allclose(still[..., 0], still[..., 5], atol=1e-3)  # the waves do draw something
 
 
 def test_a_class_without_codes_keeps_its_prior_and_quality_asks_only_the_worlds_shapes(tmp_path: Path) -> None:

@@ -150,13 +150,13 @@ class ShapesGenerator(Generator):
     ``z_std`` is the spread of the latents fed in: TRUNCATED_NORMAL_STD makes sample_latents' default
     (truncated) draws reach the fitted spread of the codes. ``decoder`` picks the decoder: "upsample" (the
     shipped one) or "broadcast" (BroadcastDecoder: ``decoder_depth`` layers, ``composite`` foreground/background,
-    ``frame`` object-centred coordinates, ``fourier`` octaves of their sines).
+    ``frame`` object-centred coordinates, ``fourier`` octaves of their sines, ``image_fourier`` of the image's).
     """
 
     def __init__(self, dim_z: int = 24, num_classes: int = 6, resolution: int = 32, width: int = 24,
                  embed_dim: int = 16, flow_layers: int = 8, flow_hidden: int = 128, z_std: float = 1.0,
                  decoder: str = "upsample", decoder_depth: int = 4, composite: bool = True, frame: bool = False,
-                 fourier: int = 0):
+                 fourier: int = 0, image_fourier: int = 0):
         super().__init__()
         if not z_std > 0:
             raise ValueError(f"z_std must be positive, got {z_std}")
@@ -167,10 +167,10 @@ class ShapesGenerator(Generator):
         self.config = {"dim_z": dim_z, "num_classes": num_classes, "resolution": resolution, "width": width,
                        "embed_dim": embed_dim, "flow_layers": flow_layers, "flow_hidden": flow_hidden, "z_std": z_std,
                        "decoder": decoder, "decoder_depth": decoder_depth, "composite": composite, "frame": frame,
-                       "fourier": fourier}
+                       "fourier": fourier, "image_fourier": image_fourier}
         self.decoder: nn.Module = (ShapesDecoder(dim_z, num_classes, resolution, width, embed_dim) if decoder == "upsample"
                                    else BroadcastDecoder(dim_z, num_classes, resolution, width, embed_dim, decoder_depth,
-                                                         composite, frame, fourier))
+                                                         composite, frame, fourier, image_fourier))
         self.flow = LatentFlow(dim_z, num_classes, flow_layers, flow_hidden)
         self.register_buffer("latent_mean", torch.zeros(num_classes, dim_z))
         self.register_buffer("latent_chol", torch.eye(dim_z).repeat(num_classes, 1, 1))
