@@ -60,6 +60,8 @@ class AutoencoderModel:
     glimpse: int = setting(16, minimum=8, maximum=256, example="16")  # object-centred: side of the view the shape is read from
     frame_weight: float = setting(10.0, minimum=0.0, example="10.0")  # object-centred: weight of the frame penalty
     hue_code: bool = False  # object-centred: colour numbers as hue, saturation, value (measured worse: docs/projection.md)
+    degrade_weight: float = setting(0.0, minimum=0.0, example="10.0")  # object-centred: > 0 trains blur and content through self-degraded copies (degradation.py)
+    fit_frame: bool = False  # object-centred: place each mask so the pose is the drawn object's centroid and size
 
 
 @dataclass
