@@ -98,7 +98,7 @@ class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
-    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone or hybrid (nuisance_flow.py)
+    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone, hybrid or conditional (nuisance_flow.py)
     components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
 
 
