@@ -181,7 +181,7 @@ def test_a_monotone_flow_starts_each_data_sets_mixture_on_its_own_numbers() -> N
 
 
 def test_a_conditional_flow_moves_the_pose_to_the_targets_pose_for_that_shape() -> None:
-    """kind=conditional: in data set b the first number is 1 + the shape number (in a, unrelated to it); a projection
+    """kind=conditional: in data set b the log-scale is 1 + the shape number (in a, unrelated to it); a projection
     a -> b lands on b's number for each image's own shape (error far below b's spread over shapes), keeps the
     order within a shape, inverts, and passes the shape numbers; the unconditional hybrid flow cannot do that."""
     gen = torch.Generator().manual_seed(0)
@@ -189,7 +189,7 @@ def test_a_conditional_flow_moves_the_pose_to_the_targets_pose_for_that_shape() 
     shape = torch.randn(2 * n, 1, generator=gen)
     codes = torch.randn(2 * n, NUISANCE_DIM + 1, generator=gen) * 0.3
     codes[:, NUISANCE_DIM:] = shape
-    codes[n:, 0] = 1.0 + shape[n:, 0] + 0.05 * torch.randn(n, generator=gen)
+    codes[n:, 2] = 1.0 + shape[n:, 0] + 0.05 * torch.randn(n, generator=gen)
     labels = torch.arange(2).repeat_interleave(n)
     errors = {}
     for kind in ("conditional", "hybrid"):
@@ -201,5 +201,5 @@ def test_a_conditional_flow_moves_the_pose_to_the_targets_pose_for_that_shape() 
             assert torch.allclose(flow.inverse(z, labels[:n]), codes[:n], atol=1e-3)
             moved = flow.inverse(z, torch.ones(n, dtype=torch.long))
         assert torch.equal(moved[:, NUISANCE_DIM:], codes[:n, NUISANCE_DIM:])
-        errors[kind] = float((moved[:, 0] - 1.0 - shape[:n, 0]).abs().mean())
-    assert errors["conditional"] < 0.25 < errors["hybrid"]  # b's first number spreads over shapes with std 1
+        errors[kind] = float((moved[:, 2] - 1.0 - shape[:n, 0]).abs().mean())
+    assert errors["conditional"] < 0.25 < errors["hybrid"]  # b's log-scale spreads over shapes with std 1
