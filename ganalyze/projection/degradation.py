@@ -3,7 +3,7 @@ numbers (pose, colour, background, shape) read the same through blur and noise.
 
 Why: trained on reconstruction alone, the encoder put little of low_quality's blur into its blur number
 (σ 0.29 px against 0.23–0.25 for clean sets), so projections onto low_quality were drawn sharp (3.6–5.6σ off)
-and low_quality images' shape numbers, drawn sharp, named another shape in a fifth of cases. The model degrades
+and low_quality images' shape numbers, drawn sharp, named another shape in 29–38% of cases. The model degrades
 its own batch with a blur and a noise it chooses (it knows their sizes; it never sees the world's factors) and
 learns three things from the pair (x, x'):
 
@@ -13,8 +13,8 @@ learns three things from the pair (x, x'):
   v(σ_x') = v(σ_x) + v(σ_a) (blur.kernel_variance; for the sampled kernels v(σ) is not σ² below about 0.6 px).
 
 The content is asked to agree in pixels, not in numbers: asking x'’s content numbers to equal x's (x's held
-fixed) made training diverge within 30 steps, in raw numbers and in what they draw alike (measured: the shape
-numbers grew ×1.3 a step), since the numbers' scale is free.
+fixed) made training diverge within 30 steps, with raw numbers and with pose, colour and background compared in
+what they draw (measured: the codes grew about ×1.3 a step), since the numbers' scale is free.
 """
 
 from __future__ import annotations
