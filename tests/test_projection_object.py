@@ -114,7 +114,7 @@ def test_monotone_flow_moves_numbers_onto_the_target_and_keeps_their_order() -> 
     codes = torch.cat([torch.cat([a, b]), torch.randn(1200, 1, generator=gen)], 1)
     labels = torch.arange(2).repeat_interleave(600)
     flow = NuisanceFlow(["a", "b"], 3, 1, kind="monotone", components=6)
-    fit(flow, codes, labels, lr=0.05)
+    fit(flow, codes, labels, lr=0.05, steps=400)  # each data set's mixture starts on its own numbers: 250 left one at 0.054
     with torch.no_grad():
         z = flow(codes[:600], labels[:600])[0]
         assert torch.allclose(flow.inverse(z, labels[:600]), codes[:600], atol=1e-4)

@@ -20,7 +20,7 @@ from ganalyze.pretrained import load_config
 from ganalyze.projection.autoencoder import AutoEncoder, downsampling_encoder, upsampling_decoder
 from ganalyze.projection.object_centred import ObjectCentredAutoEncoder
 
-OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code")  # settings only an object-centred autoencoder takes
+OBJECT_KEYS = ("object_centred", "glimpse", "frame_weight", "hue_code", "degrade_weight", "fit_frame")  # settings only an object-centred autoencoder takes
 
 
 class BroadcastAutoEncoder(AutoEncoder):

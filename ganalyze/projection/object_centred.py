@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganalyze.coordinates import coordinate_maps
+from ganalyze.projection.blur import MAX_BLUR, MIN_BLUR, START_BLUR, blur, blur_of
+from ganalyze.projection.degradation import BLUR_WEIGHT, blur_gap, degrade, swapped
 from ganalyze.projection.autoencoder import AutoEncoder, downsampling_encoder, upsampling_decoder
 from ganalyze.world.render import hsv_to_rgb
 
@@ -32,8 +34,7 @@ POSE_DIM, COLOUR_DIM, BACKGROUND_DIM, QUALITY_DIM = 3, 3, 3, 1
 HUE_STEP = 60.0  # degrees of hue per unit of the colour's first number (hue_code)
 NUISANCE_DIM = POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + QUALITY_DIM  # numbers a flow may move; the shape follows
 FRAME_AREA = 0.25  # share of the object frame the mask covers: the log-scale is then half the log of the object's area
-BLUR_RADIUS = 3  # Gaussian kernel half-width in pixels (σ up to about 1.2 px)
-MIN_BLUR, MAX_BLUR, START_BLUR = 0.05, 1.5, 0.5  # σ in pixels: the sharpest and bluntest drawn, and where the encoder starts
+TRAINING_KEYS = ("frame_weight", "degrade_weight", "fit_frame")  # settings a trained model may continue under other values of
 MIN_SCALE, MAX_SCALE = 0.2, 1.5  # the frame's half-width in the image's [-1, 1] coordinates: bounded, so it cannot vanish
 
 
@@ -72,21 +73,22 @@ def colour_of(numbers: torch.Tensor, hue_code: bool) -> torch.Tensor:
     return hsv_to_rgb(HUE_STEP * numbers[:, 0], torch.sigmoid(numbers[:, 1]), torch.sigmoid(numbers[:, 2]))
 
 
-def blur_of(number: torch.Tensor) -> torch.Tensor:
-    """The quality number (N,) -> the blur σ in pixels, in (MIN_BLUR, MAX_BLUR)."""
-    return MIN_BLUR + (MAX_BLUR - MIN_BLUR) * torch.sigmoid(number)
+def mask_moments(frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A mask in the object frame (N, 1, S, S) -> (its area share of the frame (N,), its centroid (N, 2) in the
+    frame's [-1, 1] coordinates)."""
+    coords = pixel_centres(frame_mask.shape[-1]).to(frame_mask)
+    area = frame_mask.mean((1, 2, 3))
+    return area, (frame_mask * coords).mean((2, 3)) / area.clamp_min(1e-3)[:, None]
 
 
-def blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """A separable Gaussian blur of σ pixels per image (N,), differentiable in σ and the images; reflected borders."""
-    n, c, h, w = images.shape
-    taps = torch.arange(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-0.5 * (taps[None] / sigma[:, None]) ** 2)
-    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(c, 0)  # (N·C, taps)
-    x = F.pad(images.reshape(1, n * c, h, w), (BLUR_RADIUS,) * 4, mode="reflect")
-    x = F.conv2d(x, kernel.view(n * c, 1, 1, -1), groups=n * c)
-    x = F.conv2d(x, kernel.view(n * c, 1, -1, 1), groups=n * c)
-    return x.reshape(n, c, h, w)
+def fitted_pose(pose: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+    """The frame that places a drawn mask so that the object's centroid is the pose's (x, y) and its area share
+    of the image FRAME_AREA·scale², whatever the mask's own area and centroid: the frame is scaled by
+    √(FRAME_AREA / mask area) and shifted by the mask's centroid. The pose numbers are then the object's place
+    and size by construction, and a flow that moves them moves the drawn object's by as much."""
+    area, centroid = mask_moments(frame_mask)
+    log_scale = pose[:, 2] + 0.5 * (math.log(FRAME_AREA) - area.clamp_min(1e-3).log())
+    return torch.cat([pose[:, :2] - log_scale.exp()[:, None] * centroid, log_scale[:, None]], 1)
 
 
 def frame_transform(pose: torch.Tensor, inverse: bool = False) -> torch.Tensor:
@@ -113,25 +115,31 @@ class ObjectCentredAutoEncoder(AutoEncoder):
     ``global_dim`` numbers of shape code; ``width`` channels at full resolution (doubled per stage);
     ``stages`` 2× steps of the mask decoder from its R / 2^stages grid; ``glimpse`` the side of the object-frame
     view the shape is read from; ``frame_weight`` the weight of the frame penalty; ``hue_code`` colour numbers as
-    hue, saturation and value instead of red, green and blue. Encode and save are AutoEncoder's.
+    hue, saturation and value instead of red, green and blue; ``degrade_weight`` > 0 trains the degradation
+    consistency of degradation.py with that weight; ``fit_frame`` places each mask by fitted_pose, so the pose
+    is the drawn object's centroid and size. Encode and save are AutoEncoder's.
     """
 
     def __init__(self, resolution: int = 32, latent_channels: int = 0, stages: int = 2, width: int = 16,
                  global_dim: int = 6, decoder_depth: int = 2, object_centred: bool = True, glimpse: int = 16,
-                 frame_weight: float = 10.0, hue_code: bool = False):
+                 frame_weight: float = 10.0, hue_code: bool = False, degrade_weight: float = 0.0,
+                 fit_frame: bool = False):
         nn.Module.__init__(self)  # AutoEncoder's layers are not built: this one has its own
         side = resolution // 2**stages
         if not object_centred or latent_channels != 0 or global_dim < 1:
             raise ValueError(f"an object-centred autoencoder has object_centred=true, latent_channels=0 and "
                              f"global_dim >= 1 (shape numbers), got object_centred={object_centred}, "
                              f"latent_channels={latent_channels}, global_dim={global_dim}")
-        if stages < 1 or side * 2**stages != resolution or glimpse < 8 or glimpse % 4 or frame_weight < 0:
+        if stages < 1 or side * 2**stages != resolution or glimpse < 8 or glimpse % 4 or frame_weight < 0 or degrade_weight < 0:
             raise ValueError(f"resolution {resolution} must be divisible by 2**stages = {2 ** stages} (stages >= 1), "
-                             f"glimpse ({glimpse}) a multiple of 4 of at least 8, frame_weight ({frame_weight}) >= 0")
+                             f"glimpse ({glimpse}) a multiple of 4 of at least 8, frame_weight ({frame_weight}) and "
+                             f"degrade_weight ({degrade_weight}) >= 0")
         self.config = {"resolution": resolution, "latent_channels": 0, "stages": stages, "width": width,
                        "global_dim": global_dim, "decoder_depth": decoder_depth, "object_centred": True,
-                       "glimpse": glimpse, "frame_weight": frame_weight, "hue_code": bool(hue_code)}
+                       "glimpse": glimpse, "frame_weight": frame_weight, "hue_code": bool(hue_code),
+                       "degrade_weight": float(degrade_weight), "fit_frame": bool(fit_frame)}
         self.resolution, self.glimpse, self.frame_weight, self.hue_code = resolution, glimpse, frame_weight, bool(hue_code)
+        self.degrade_weight, self.fit_frame = float(degrade_weight), bool(fit_frame)
         self.nuisance_dim, self.shape_dim = NUISANCE_DIM, global_dim
         self.latent_shape, self.spatial_dim = (0, 1, 1), 0
         self.global_dim = self.latent_dim = NUISANCE_DIM + global_dim
@@ -173,13 +181,18 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         grid = torch.cat([shape[:, :, None, None].expand(-1, -1, side, side),
                           self.grid_coords.expand(len(codes), -1, -1, -1)], dim=1)
         frame_mask = torch.sigmoid(self.mask_decoder(grid))
-        mask = warp(frame_mask, frame_transform(pose_of(pose), inverse=True), self.resolution)
-        weights = torch.cat([torch.ones_like(background[:, :1]), background], 1)
-        back = torch.sigmoid(torch.einsum("nk,kchw->nchw", weights, self.background_basis))
+        placed = fitted_pose(pose_of(pose), frame_mask) if self.fit_frame else pose_of(pose)
+        mask = warp(frame_mask, frame_transform(placed, inverse=True), self.resolution)
+        back = self.background(background)
         rgb = colour_of(colour, self.hue_code)[:, :, None, None]
         sigma = blur_of(quality[:, 0])
         image = blur(mask * rgb + (1 - mask) * back, sigma)
         return {"frame_mask": frame_mask, "mask": mask, "colour": rgb, "background": back, "blur": sigma, "image": image}
+
+    def background(self, numbers: torch.Tensor) -> torch.Tensor:
+        """The background numbers (N, BACKGROUND_DIM) -> background images (N, 3, R, R): σ of the learned basis weighted by them."""
+        weights = torch.cat([torch.ones_like(numbers[:, :1]), numbers], 1)
+        return torch.sigmoid(torch.einsum("nk,kchw->nchw", weights, self.background_basis))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes -> images in [0, 1]."""
@@ -188,17 +201,29 @@ class ObjectCentredAutoEncoder(AutoEncoder):
     def frame_penalty(self, frame_mask: torch.Tensor) -> torch.Tensor:
         """Per image: squared distance of the mask's centroid from the frame's centre plus the squared gap of its
         area share to FRAME_AREA, so the pose holds where the object is and how big."""
-        coords = pixel_centres(frame_mask.shape[-1]).to(frame_mask)
-        area = frame_mask.mean((1, 2, 3))
-        centroid = (frame_mask * coords).mean((2, 3)) / area.clamp_min(1e-3)[:, None]
+        area, centroid = mask_moments(frame_mask)
         return centroid.pow(2).sum(1) + (area - FRAME_AREA).pow(2)
 
     def loss(self, images: torch.Tensor, kl_weight: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """VAE loss per image: summed squared pixel error + kl_weight · KL + frame_weight · frame penalty."""
-        mean, logvar = self.posterior(images)
+        """VAE loss per image: summed squared pixel error + kl_weight · KL + frame_weight · frame penalty; with
+        degrade_weight, the first half of the batch is also degraded (degradation.py) and degrade_weight · (the two
+        swapped reconstructions + BLUR_WEIGHT · blur gap) is added."""
+        n, half = len(images), len(images) // 2 if self.degrade_weight else 0
+        blurred, degraded, applied = degrade(images[:half], generator) if half else (images[:0],) * 3
+        mean, logvar = self.posterior(torch.cat([images, degraded]))
         noise = torch.randn(mean.shape, generator=generator, device=mean.device)
-        drawn = self.parts(mean + noise * (0.5 * logvar).exp())
-        rec = (drawn["image"] - images).pow(2).flatten(1).sum(1).mean()
+        sampled = mean + noise * (0.5 * logvar).exp()
+        q = self.nuisance_dim - 1  # the blur number
+        clean, dirty = sampled[:half], sampled[n:]
+        drawn = self.parts(torch.cat([sampled[:n], swapped(dirty, clean, q), swapped(clean, dirty, q)]))
+        errors = (drawn["image"] - torch.cat([images, images[:half], blurred])).pow(2).flatten(1).sum(1)
+        rec = errors[:n].mean()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
         frame = self.frame_penalty(drawn["frame_mask"]).mean()
-        return {"loss": rec + kl_weight * kl + self.frame_weight * frame, "reconstruction": rec, "kl": kl, "frame": frame}
+        parts = {"reconstruction": rec, "kl": kl, "frame": frame}
+        total = rec + kl_weight * kl + self.frame_weight * frame
+        if half:
+            gap = blur_gap(mean[:half, q], mean[n:, q], applied)
+            parts.update(content_through_degradation=errors[n:n + half].mean(), blur_drawn=errors[n + half:].mean(), blur_gap=gap)
+            total = total + self.degrade_weight * (errors[n:].sum() / half + BLUR_WEIGHT * gap)
+        return {"loss": total, **parts}

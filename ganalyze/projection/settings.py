@@ -60,6 +60,8 @@ class AutoencoderModel:
     glimpse: int = setting(16, minimum=8, maximum=256, example="16")  # object-centred: side of the view the shape is read from
     frame_weight: float = setting(10.0, minimum=0.0, example="10.0")  # object-centred: weight of the frame penalty
     hue_code: bool = False  # object-centred: colour numbers as hue, saturation, value (measured worse: docs/projection.md)
+    degrade_weight: float = setting(0.0, minimum=0.0, example="10.0")  # object-centred: > 0 trains blur and content through self-degraded copies (degradation.py)
+    fit_frame: bool = False  # object-centred: place each mask so the pose is the drawn object's centroid and size
 
 
 @dataclass
@@ -96,7 +98,7 @@ class FlowStage:
     model: FlowModel = field(default_factory=FlowModel)
     train: LoopSettings = field(default_factory=LoopSettings)
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
-    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone or hybrid (nuisance_flow.py)
+    kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone, hybrid or conditional (nuisance_flow.py)
     components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
 
 

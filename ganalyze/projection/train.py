@@ -25,6 +25,7 @@ from ganalyze.projection.datasets import LabelledImages
 from ganalyze.projection.flow import ConditionalFlow, standard_normal_log_prob
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.nuisance_flow import NuisanceFlow
+from ganalyze.projection.object_centred import TRAINING_KEYS
 
 LossFn = Callable[[torch.Generator], dict[str, torch.Tensor]]
 LogFn = Callable[[int, dict[str, float]], None]
@@ -84,9 +85,11 @@ def random_rows(n_rows: int, batch_size: int, gen: torch.Generator) -> torch.Ten
 
 
 def start_from(ae: AutoEncoder, folder: Path) -> None:
-    """Copy the weights of a trained autoencoder of the same architecture into ``ae`` (training continues from them)."""
+    """Copy the weights of a trained autoencoder of the same architecture into ``ae`` (training continues from them;
+    an object-centred one may continue under other TRAINING_KEYS, e.g. with degrade_weight turned on)."""
     trained = load_autoencoder(folder)
-    if trained.config != ae.config:
+    architecture = lambda config: {k: v for k, v in config.items() if k not in TRAINING_KEYS}  # noqa: E731
+    if architecture(trained.config) != architecture(ae.config):
         raise ConfigError(f"autoencoder.init={str(folder)!r} holds an autoencoder of {trained.config}, not the configured "
                           f"{ae.config}; give the model/autoencoder folder of a run with the same autoencoder.model.")
     ae.load_state_dict(trained.state_dict())
