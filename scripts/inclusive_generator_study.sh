@@ -7,7 +7,8 @@
 #     ROOT=runs/inclusive_square_w1 scripts/inclusive_generator_study.sh
 # MODEL replaces the trainer's model overrides (default: recipe C, the σ-VAE with the broadcast decoder), e.g. the
 # GAN arm: MODEL="loss=gan model.decoder=upsample model.width=32 model.flow_layers=0 checkpoint_every=250";
-# LABEL prefixes the table's arm names (e.g. LABEL="GAN "); IMLE_EXTRA adds IMLE overrides (e.g. imle.pool_law=fitted).
+# LABEL prefixes the table's arm names (e.g. LABEL="GAN "); IMLE_EXTRA adds IMLE overrides (e.g. imle.pool_law=fitted);
+# POOL_SIZE is imle.pool_size (32; session 9's code-space matches used 1024).
 set -euo pipefail
 export OMP_NUM_THREADS=1
 STEPS=${STEPS:-1500}
@@ -17,11 +18,12 @@ RARE=${RARE:-square}
 IMLE_WEIGHT=${IMLE_WEIGHT:-1}
 INTERP_WEIGHT=${INTERP_WEIGHT:-0}
 FEATURE_RES=${FEATURE_RES:-32}
+POOL_SIZE=${POOL_SIZE:-32}
 IMLE_EXTRA=${IMLE_EXTRA:-}
 ROOT=${ROOT:-runs/inclusive_square_w1}
 LABEL=${LABEL:-}
 MODEL=${MODEL:-"model.decoder=broadcast model.frame=true model.fourier=3 model.width=32 model.flow_layers=0 beta=0.25 fit_samples=12000 checkpoint_every=250"}
-IMLE="imle.weight=$IMLE_WEIGHT imle.interpolation_weight=$INTERP_WEIGHT imle.minority.shape=$RARE imle.batch_size=8 imle.pool_size=32 imle.feature_resolution=$FEATURE_RES $IMLE_EXTRA"
+IMLE="imle.weight=$IMLE_WEIGHT imle.interpolation_weight=$INTERP_WEIGHT imle.minority.shape=$RARE imle.batch_size=8 imle.pool_size=$POOL_SIZE imle.feature_resolution=$FEATURE_RES $IMLE_EXTRA"
 
 for seed in $SEEDS; do
   for arm in baseline imle; do
