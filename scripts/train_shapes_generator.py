@@ -93,7 +93,7 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
     """imle.weight × IMLE + imle.interpolation_weight × interpolation on a seeded batch of the minority set
     (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``. With imle.match=code the
     examples are matched to the pool by ``encoder``'s codes (no gradient reaches the encoder through them);
-    with imle.pool_law=posterior the pool is drawn from ``posteriors`` (minority_posteriors of the last refit)."""
+    with imle.pool_law=posterior the pool is drawn from ``posteriors`` (the minority set's encoder_posteriors at the last refit)."""
     if minority is None:
         return 0.0
     gen = torch.Generator().manual_seed(step_seed + 1)
@@ -119,11 +119,12 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
 
 
 @torch.no_grad()
-def minority_posteriors(encoder: ShapesEncoder, minority: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The encoder's posterior of every minority image, (n, 2, dim_z): mean and log-variance; IMLE's pool is drawn
-    from them (pool_law=posterior) or from the Gaussians fitted to their means (pool_law=fitted)."""
-    parts = [encoder(x, y) for x, y in zip(minority[0].split(500), minority[1].split(500))]
-    return torch.stack([torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])], 1)
+def encoder_posteriors(encoder: ShapesEncoder, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """The encoder's posterior of every image, (n, 2, dim_z): mean and log-variance, in batches of 500. The fitted
+    latent law uses the means; IMLE's pool is drawn from a minority set's posteriors (pool_law=posterior) or from
+    the Gaussians fitted to their means (pool_law=fitted)."""
+    parts = [encoder(x, y) for x, y in zip(images.split(500), classes.split(500))]
+    return torch.stack([torch.cat(part) for part in zip(*parts)], 1)
 
 
 def refit_minority_law(generator: ShapesGenerator, posteriors: torch.Tensor,
@@ -158,8 +159,7 @@ def encode_real(encoder: ShapesEncoder, cfg: DictConfig) -> tuple[torch.Tensor, 
     """Encoder means and classes of ``cfg.fit_samples`` fresh real images (never training images)."""
     images, classes = sample_real(variant_names(cfg.variant), cfg.fit_samples, FIT_SEED_OFFSET + cfg.seed,
                                   cfg.model.resolution)
-    codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
-    return codes, classes
+    return encoder_posteriors(encoder, images, classes)[:, 0], classes
 
 
 def fit_latent_law(generator: ShapesGenerator, codes: torch.Tensor, classes: torch.Tensor,
@@ -246,7 +246,7 @@ def train(cfg: DictConfig) -> Path:
     for step in bar:
         step_seed = cfg.seed * 10_000_000 + step
         if refits and step % cfg.imle.refit_every == 0:
-            posteriors = minority_posteriors(encoder, minority)
+            posteriors = encoder_posteriors(encoder, *minority)
             refit_minority_law(generator, posteriors, minority, cfg)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)

@@ -44,7 +44,8 @@ class BroadcastDecoder(nn.Module):
         self.register_buffer("frequencies", math.pi * 2.0 ** torch.arange(fourier, dtype=torch.float), persistent=False)
         octaves = math.pi * 2.0 ** torch.arange(image_fourier, dtype=torch.float)
         image_angles = (self.coords[:, :, None] * octaves[:, None, None]).flatten(1, 2)  # (1, 2 x octaves, R, R)
-        self.register_buffer("image_waves", torch.cat([image_angles.sin(), image_angles.cos()], 1), persistent=False)
+        self.register_buffer("image_coords", torch.cat([self.coords, image_angles.sin(), image_angles.cos()], 1),
+                             persistent=False)  # the image's coordinates and their waves, fixed: built once
         self.coords_in = nn.Conv2d(2 + (2 + 4 * fourier if frame else 0) + 4 * image_fourier, width, 1, bias=False)
         layers: list[nn.Module] = []
         for _ in range(depth - 2):
@@ -55,7 +56,7 @@ class BroadcastDecoder(nn.Module):
     def forward(self, w: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Latent codes and class ids -> images in [0, 1], NCHW."""
         h = torch.cat([w, self.embed(y)], dim=1)
-        coords = torch.cat([self.coords, self.image_waves], dim=1)
+        coords = self.image_coords
         if self.frame is not None:
             shift, log_scale = self.frame(h)[:, :, None, None].split([2, 1], dim=1)
             local = (self.coords - shift) * torch.exp(-log_scale)
