@@ -152,6 +152,9 @@ def check_imle_options(cfg: DictConfig) -> None:
     if cfg.imle.match == "code" and cfg.loss != "vae":
         raise ConfigError(f"imle.match=code compares the codes of an encoder, which loss={cfg.loss} has not; use "
                           "imle.match=features.")
+    if not 0 <= cfg.imle.start_step < cfg.steps:
+        raise ConfigError(f"imle.start_step={cfg.imle.start_step} must be in [0, steps={cfg.steps}): the step from "
+                          "which the IMLE terms join the loss (0: from the first step).")
 
 
 @torch.no_grad()
@@ -233,8 +236,8 @@ def train(cfg: DictConfig) -> Path:
         state = load_checkpoint(ckpt_path)
         encoder.load_state_dict(state["encoder"])
         generator.decoder.load_state_dict(state["decoder"])
-        if refits:  # the minority posteriors of the last refit, and the law fitted to them
-            posteriors = state["minority_posteriors"]
+        posteriors = state.get("minority_posteriors")  # of the last refit (None before imle.start_step)
+        if refits and posteriors is not None:  # and the law fitted to them
             refit_minority_law(generator, posteriors, minority, cfg)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -245,7 +248,8 @@ def train(cfg: DictConfig) -> Path:
                  desc="shapes σ-VAE")
     for step in bar:
         step_seed = cfg.seed * 10_000_000 + step
-        if refits and step % cfg.imle.refit_every == 0:
+        imle_on = step >= cfg.imle.start_step
+        if refits and imle_on and (posteriors is None or step % cfg.imle.refit_every == 0):
             posteriors = encoder_posteriors(encoder, *minority)
             refit_minority_law(generator, posteriors, minority, cfg)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
@@ -254,7 +258,8 @@ def train(cfg: DictConfig) -> Path:
         recon = generator.decoder(mean + (0.5 * logvar).exp() * noise, classes)
         loss, mse, kl = sigma_vae_loss(recon, images, mean, logvar, cfg.beta)
         shown = {"mse": f"{mse.item():.5f}", "kl": f"{kl.item():.1f}"}
-        loss = loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown, encoder, posteriors)
+        loss = loss + weighted_minority_loss(generator, minority if imle_on else None, cfg, step_seed, shown, encoder,
+                                             posteriors)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -308,7 +313,8 @@ def train_gan(cfg: DictConfig) -> Path:
         opt_d.step()
         g_loss = hinge_generator_loss(discriminator(fake, classes))
         shown = {"d": f"{d_loss.item():.3f}", "g": f"{g_loss.item():.3f}"}
-        g_loss = g_loss + weighted_minority_loss(generator, minority, cfg, step_seed, shown)
+        g_loss = g_loss + weighted_minority_loss(generator, minority if step >= cfg.imle.start_step else None, cfg,
+                                                 step_seed, shown)
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import hydra
@@ -169,7 +170,8 @@ def tiny_trainer_config(tmp_path: Path, *overrides: str):
 
 
 def train_whole_and_resumed(cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """Train ``cfg`` uninterrupted, then again from its step-2 checkpoint; the two output folders."""
+    """Train ``cfg`` uninterrupted (its step-2 checkpoint kept as step2.pt), then again from a copy of that
+    checkpoint; the two output folders."""
     monkeypatch.syspath_prepend(str(REPO / "scripts"))
     import train_shapes_generator as script
 
@@ -182,7 +184,8 @@ def train_whole_and_resumed(cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(script, "save_checkpoint", keep_step_two)
     whole = script.train(cfg)
-    resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "step2.pt"), "resume": True,
+    shutil.copy(tmp_path / "step2.pt", tmp_path / "resumed.pt")  # step2.pt stays the step-2 state
+    resumed = script.train(OmegaConf.merge(cfg, {"checkpoint": str(tmp_path / "resumed.pt"), "resume": True,
                                                  "out_dir": str(tmp_path / "b")}))
     return whole, resumed
 
@@ -237,6 +240,24 @@ def test_imle_pool_from_the_minority_codes_resumes_identically(tmp_path: Path, m
     assert posteriors[:, 1].exp().max() < 10 and not torch.equal(posteriors[:, 0], torch.zeros_like(posteriors[:, 0]))
 
 
+def test_imle_start_step_trains_on_the_data_alone_until_then(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With imle.start_step=3 the first 3 steps are the baseline's (its step-2 checkpoint is the baseline's, with no
+    minority posteriors yet), the IMLE terms change step 3, and resuming from step 2 across the start ends identical."""
+    imle = ["imle.weight=1", "imle.minority.shape=square", "imle.pool_law=posterior", "imle.match=code",
+            "imle.real_pool=1000", "imle.batch_size=4", "imle.pool_size=8", "imle.start_step=3"]
+    base_dir, imle_dir = tmp_path / "base", tmp_path / "imle"
+    base_dir.mkdir(), imle_dir.mkdir()
+    shared = ["variant=rare_square", "model.decoder=broadcast", "model.decoder_depth=2"]
+    baseline, _ = train_whole_and_resumed(tiny_trainer_config(base_dir, *shared), base_dir, monkeypatch)
+    whole, resumed = train_whole_and_resumed(tiny_trainer_config(imle_dir, *shared, *imle), imle_dir, monkeypatch)
+    assert_same_weights(whole, resumed)
+    base2, imle2 = (torch.load(d / "step2.pt", weights_only=True) for d in (base_dir, imle_dir))
+    assert imle2["minority_posteriors"] is None
+    assert all(torch.equal(base2["decoder"][k], imle2["decoder"][k]) for k in base2["decoder"])
+    a, b = (torch.load(f / "model.pt", weights_only=True) for f in (baseline, whole))
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_gan_loss_trains_resumes_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture) -> None:
     """The decoder trained as a GAN generator with IMLE on squares: resumed from step 2 it ends identical, and it
@@ -279,6 +300,7 @@ def test_discriminator_projects_the_class_and_hinge_losses_have_their_margins() 
     (["loss=gan", "imle.pool_law=fitted"], "which loss=gan has not"),
     (["loss=gan", "imle.pool_law=posterior"], "which loss=gan has not"),
     (["imle.match=pixels"], "imle.match='pixels' is not known"),
+    (["imle.start_step=4"], r"imle.start_step=4 must be in \[0, steps=4\)"),
     (["loss=gan", "imle.match=code"], "imle.match=code compares the codes of an encoder"),
     (["imle.weight=1", "imle.minority.shape=hexagon"], "not a shape of the world"),
     (["imle.weight=1"], "exactly one of"),
