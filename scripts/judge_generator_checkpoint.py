@@ -48,7 +48,7 @@ def judge(checkpoint: Path, overrides: list[str], variant: str, n: int) -> tuple
     world = load_variant(variant)
     images, factors = world.sample(n, seed=JUDGE_SEED, resolution=generator.resolution)
     classes = factors.class_id.long()
-    codes = torch.cat([encoder(x, y)[0] for x, y in zip(images.split(500), classes.split(500))])
+    codes = encoder.posteriors(images, classes)[:, 0]
     generator.fit_latent_gaussians(codes, classes)
     classifier = ShapeClassifier.from_pretrained()
     fake, asked = generate(generator, n, seed=0, classes=world.classes)  # the variant's shapes only

@@ -93,7 +93,7 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
     """imle.weight × IMLE + imle.interpolation_weight × interpolation on a seeded batch of the minority set
     (ganalyze.imle; 0 without one), both terms added to the progress bar's ``shown``. With imle.match=code the
     examples are matched to the pool by ``encoder``'s codes (no gradient reaches the encoder through them);
-    with imle.pool_law=posterior the pool is drawn from ``posteriors`` (the minority set's encoder_posteriors at the last refit)."""
+    with imle.pool_law=posterior the pool is drawn from ``posteriors`` (the minority set's encoder posteriors at the last refit)."""
     if minority is None:
         return 0.0
     gen = torch.Generator().manual_seed(step_seed + 1)
@@ -116,15 +116,6 @@ def weighted_minority_loss(generator: ShapesGenerator, minority: tuple[torch.Ten
                        pool_latents, pool_classes, mix, real_codes)
     shown.update(imle=f"{terms.imle.item():.3f}", interp=f"{terms.interpolation.item():.3f}")
     return cfg.imle.weight * terms.imle + cfg.imle.interpolation_weight * terms.interpolation
-
-
-@torch.no_grad()
-def encoder_posteriors(encoder: ShapesEncoder, images: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """The encoder's posterior of every image, (n, 2, dim_z): mean and log-variance, in batches of 500. The fitted
-    latent law uses the means; IMLE's pool is drawn from a minority set's posteriors (pool_law=posterior) or from
-    the Gaussians fitted to their means (pool_law=fitted)."""
-    parts = [encoder(x, y) for x, y in zip(images.split(500), classes.split(500))]
-    return torch.stack([torch.cat(part) for part in zip(*parts)], 1)
 
 
 def refit_minority_law(generator: ShapesGenerator, posteriors: torch.Tensor,
@@ -162,7 +153,7 @@ def encode_real(encoder: ShapesEncoder, cfg: DictConfig) -> tuple[torch.Tensor, 
     """Encoder means and classes of ``cfg.fit_samples`` fresh real images (never training images)."""
     images, classes = sample_real(variant_names(cfg.variant), cfg.fit_samples, FIT_SEED_OFFSET + cfg.seed,
                                   cfg.model.resolution)
-    return encoder_posteriors(encoder, images, classes)[:, 0], classes
+    return encoder.posteriors(images, classes)[:, 0], classes
 
 
 def fit_latent_law(generator: ShapesGenerator, codes: torch.Tensor, classes: torch.Tensor,
@@ -250,7 +241,7 @@ def train(cfg: DictConfig) -> Path:
         step_seed = cfg.seed * 10_000_000 + step
         imle_on = step >= cfg.imle.start_step
         if refits and imle_on and (posteriors is None or step % cfg.imle.refit_every == 0):
-            posteriors = encoder_posteriors(encoder, *minority)
+            posteriors = encoder.posteriors(*minority)
             refit_minority_law(generator, posteriors, minority, cfg)
         images, classes = sample_real(names, cfg.batch_size, step_seed, cfg.model.resolution)
         mean, logvar = encoder(images, classes)

@@ -12,7 +12,7 @@ import torch
 from omegaconf import OmegaConf
 
 from ganalyze.errors import ConfigError, WeightsError
-from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesGenerator
+from ganalyze.generators.shapes import TRUNCATED_NORMAL_STD, ShapesEncoder, ShapesGenerator
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {"dim_z": 4, "num_classes": 6, "resolution": 8, "width": 4, "embed_dim": 2, "flow_layers": 2, "flow_hidden": 8}
@@ -157,6 +157,16 @@ def test_hydra_config_builds_the_shipped_generator() -> None:
     cfg = OmegaConf.load(REPO / "conf" / "generator" / "shapes.yaml")
     g = hydra.utils.instantiate(cfg)
     assert isinstance(g, ShapesGenerator) and not g.training
+
+
+def test_encoder_posteriors_in_batches_are_the_whole_batch_posteriors() -> None:
+    torch.manual_seed(0)
+    encoder = ShapesEncoder(dim_z=4, num_classes=5, resolution=16, width=4, embed_dim=2)
+    images, classes = torch.rand(7, 3, 16, 16), torch.tensor([0, 1, 2, 3, 4, 0, 1])
+    posteriors = encoder.posteriors(images, classes, batch_size=3)
+    mean, logvar = encoder(images, classes)
+    assert posteriors.shape == (7, 2, 4) and not posteriors.requires_grad
+    torch.testing.assert_close(posteriors, torch.stack([mean, logvar], 1))
 
 
 def tiny_trainer_config(tmp_path: Path, *overrides: str):

@@ -68,6 +68,13 @@ class ShapesEncoder(nn.Module):
         mean, logvar = self.head(h).chunk(2, dim=1)
         return mean, logvar
 
+    @torch.no_grad()
+    def posteriors(self, images: torch.Tensor, classes: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Every image's posterior, (n, 2, dim_z): mean and log-variance, encoded in batches (many real images fit
+        a latent law or make an IMLE pool without holding every activation at once)."""
+        parts = [self(x, y) for x, y in zip(images.split(batch_size), classes.split(batch_size))]
+        return torch.stack([torch.cat(part) for part in zip(*parts)], 1)
+
 
 class ShapesDecoder(nn.Module):
     """p(x | w, y): a linear map to 4×4, then transposed convolutions up to full resolution, sigmoid output."""
