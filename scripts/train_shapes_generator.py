@@ -133,16 +133,15 @@ def check_imle_options(cfg: DictConfig) -> None:
         raise ConfigError(f"imle.pool_law={cfg.imle.pool_law!r} is not known; use prior (IMLE's pool drawn from "
                           "N(0, I)), fitted (from the minority classes' Gaussians of their current codes) or posterior "
                           "(from the encoder's posteriors of random minority images).")
-    if cfg.imle.pool_law != "prior" and cfg.loss != "vae":
-        raise ConfigError(f"imle.pool_law={cfg.imle.pool_law} draws from the codes of an encoder, which loss={cfg.loss} "
-                          "has not; use imle.pool_law=prior.")
     if cfg.imle.match not in ("features", "code"):
         raise ConfigError(f"imle.match={cfg.imle.match!r} is not known; use features (nearest decoded sample in the "
                           "imle.feature_resolution pixel space, as IMLE-GAN) or code (nearest pool latent to the "
                           "encoder's code of the real example).")
-    if cfg.imle.match == "code" and cfg.loss != "vae":
-        raise ConfigError(f"imle.match=code compares the codes of an encoder, which loss={cfg.loss} has not; use "
-                          "imle.match=features.")
+    with_codes = [f"imle.pool_law={cfg.imle.pool_law}"] * (cfg.imle.pool_law != "prior") + \
+        ["imle.match=code"] * (cfg.imle.match == "code")
+    if with_codes and cfg.loss != "vae":
+        raise ConfigError(f"loss={cfg.loss} trains no encoder, but {' and '.join(with_codes)} draw on an encoder's "
+                          "codes; use imle.pool_law=prior and imle.match=features.")
     if not 0 <= cfg.imle.start_step < cfg.steps:
         raise ConfigError(f"imle.start_step={cfg.imle.start_step} must be in [0, steps={cfg.steps}): the step from "
                           "which the IMLE terms join the loss (0: from the first step).")
