@@ -17,6 +17,12 @@ shape differently at another place, size or colour. The nuisance numbers go thro
   data set gives an object depends on how much of its frame the shape's mask fills, so a size is moved to the
   target's sizes of that shape (still one increasing map per image: the order is kept). Measured with every pose
   and blur map given the shape, positions got worse (0.22–0.69σ against 0.11–0.16σ), so only the log-scale is.
+
+``colour="hsv"`` (kinds monotone, hybrid, conditional) reads the object colour as hue (cut open at a seam where
+few codes' hues lie), saturation and value (colour_numbers.py) and moves each of them by its own monotone map, so
+a projection keeps the hue order around the circle and the object brightness's order; only the background numbers
+are left to the couplings. With ``colour="rgb"`` the couplings move the three σ-RGB numbers, in which no hue
+order is defined.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganalyze.pretrained import load_config
+from ganalyze.projection.colour_numbers import emptiest_hue, from_hsv_numbers, to_hsv_numbers
 from ganalyze.projection.flow import ConditionalFlow, MapFlow
 from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM
 
 FLOW_KINDS = ("coupling", "monotone", "hybrid", "conditional")
+COLOUR_SPACES = ("rgb", "hsv")  # how a nuisance flow reads the object colour numbers
+COLOUR = slice(POSE_DIM, POSE_DIM + COLOUR_DIM)
 EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite (a number beyond a
 # mixture's reach maps to its outermost quantile, and a projection back returns that quantile, not the number)
 BISECTIONS = 60  # steps of the monotone map's inverse (each halves the bracket)
@@ -120,31 +129,38 @@ class NuisanceFlow(ConditionalFlow):
 
     def __init__(self, labels: list[str], nuisance_dim: int, shape_dim: int, kind: str = "coupling",
                  blocks: int = 8, hidden: int = 128, depth: int = 2, embed_dim: int = 8, clamp: float = 2.0,
-                 components: int = 8, seed: int = 0):
+                 components: int = 8, seed: int = 0, colour: str = "rgb"):
         nn.Module.__init__(self)  # ConditionalFlow's layers are not built: this one has its own
         if not labels or kind not in FLOW_KINDS or nuisance_dim < 2 or shape_dim < 1 or components < 1:
             raise ValueError(f"a nuisance flow needs data-set labels, kind in {FLOW_KINDS}, nuisance_dim >= 2, "
                              f"shape_dim >= 1 and components >= 1; got labels={labels}, kind={kind!r}, "
                              f"nuisance_dim={nuisance_dim}, shape_dim={shape_dim}, components={components}")
+        if colour not in COLOUR_SPACES or (colour == "hsv" and kind == "coupling"):
+            raise ValueError(f"colour={colour!r} must be one of {COLOUR_SPACES}, and 'hsv' (hue, saturation and value "
+                             f"moved by monotone maps) needs kind monotone, hybrid or conditional, got kind={kind!r}")
         self.config = {"labels": list(labels), "nuisance_dim": nuisance_dim, "shape_dim": shape_dim, "kind": kind,
                        "blocks": blocks, "hidden": hidden, "depth": depth, "embed_dim": embed_dim, "clamp": clamp,
-                       "components": components, "seed": seed}
-        self.labels, self.kind = list(labels), kind
+                       "components": components, "seed": seed, "colour": colour}
+        self.labels, self.kind, self.colour = list(labels), kind, colour
         self.nuisance_dim, self.shape_dim = nuisance_dim, shape_dim
         self.shape, self.global_dim, self.dim = (0, 1, 1), nuisance_dim + shape_dim, nuisance_dim + shape_dim
         self.map_flow = None  # no spatial map
-        if kind in ("hybrid", "conditional"):  # monotone: pose and quality (given the shape: conditional); couplings: colours
-            appearance = COLOUR_DIM + BACKGROUND_DIM
-            if nuisance_dim != POSE_DIM + appearance + 1:
-                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + appearance + 1} nuisance "
-                                 f"numbers, got nuisance_dim={nuisance_dim}")
-            self.register_buffer("geometric", torch.tensor([*range(POSE_DIM), nuisance_dim - 1]), persistent=False)
-            self.register_buffer("appearance", torch.arange(POSE_DIM, POSE_DIM + appearance), persistent=False)
-            self.nuisance = MonotoneMarginals(len(labels), POSE_DIM + 1, components,  # the log-scale given the shape
+        if colour == "hsv":  # the seam of the hue circle, chosen on the first training batch (-1: not yet)
+            self.register_buffer("hue_seam", torch.tensor(-1.0))
+        if kind in ("hybrid", "conditional"):
+            # monotone: pose, quality (and the colour's hue, saturation, value); couplings: the rest, given the label,
+            # the shape and the monotone numbers; conditional: the log-scale's map also given the shape
+            if nuisance_dim != POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1:
+                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1} "
+                                 f"nuisance numbers, got nuisance_dim={nuisance_dim}")
+            first_coupled = POSE_DIM + (COLOUR_DIM if colour == "hsv" else 0)
+            self.register_buffer("monotone", torch.tensor([*range(first_coupled), nuisance_dim - 1]), persistent=False)
+            self.register_buffer("coupled", torch.arange(first_coupled, nuisance_dim - 1), persistent=False)
+            self.nuisance = MonotoneMarginals(len(labels), first_coupled + 1, components,
                                               context_dim=shape_dim if kind == "conditional" else 0, hidden=hidden,
                                               given=(POSE_DIM - 1,))
-            self.couplings = MapFlow((appearance, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp, False,
-                                     seed, context_dim=shape_dim + POSE_DIM + 1)
+            self.couplings = MapFlow((nuisance_dim - 1 - first_coupled, 1, 1), len(labels), blocks, hidden, depth, 1,
+                                     embed_dim, clamp, False, seed, context_dim=shape_dim + first_coupled + 1)
         else:
             self.nuisance = (MapFlow((nuisance_dim, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp,
                                      False, seed, context_dim=shape_dim) if kind == "coupling"
@@ -154,37 +170,50 @@ class NuisanceFlow(ConditionalFlow):
         """What the log-scale's map is given: the shape numbers (kind conditional), or nothing."""
         return shape if self.kind == "conditional" else None
 
+    def colour_numbers(self, nuisance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Nuisance numbers with the colour read as (hue cut open at the seam, logit saturation, logit value), and
+        that reading's log|det| (colour hsv; unchanged and 0 with rgb). The first training batch sets the seam."""
+        if self.colour == "rgb":
+            return nuisance, nuisance.new_zeros(len(nuisance))
+        if self.training and float(self.hue_seam) < 0:
+            self.hue_seam.fill_(emptiest_hue(nuisance[:, COLOUR].detach()))
+        numbers, logdet = to_hsv_numbers(nuisance[:, COLOUR], self.hue_seam)
+        return torch.cat([nuisance[:, : COLOUR.start], numbers, nuisance[:, COLOUR.stop :]], 1), logdet
+
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample; the shape part is z's as is."""
-        nuisance, shape = h[:, : self.nuisance_dim], h[:, self.nuisance_dim :]
+        shape = h[:, self.nuisance_dim :]
+        nuisance, logdet = self.colour_numbers(h[:, : self.nuisance_dim])
         if self.kind in ("hybrid", "conditional"):
-            geometric = nuisance[:, self.geometric]
-            z_geo, ld_geo = self.nuisance(geometric, y, self.pose_context(shape))
-            z_app, ld_app = self.couplings(nuisance[:, self.appearance, None, None], y, torch.cat([shape, geometric], 1))
+            monotone = nuisance[:, self.monotone]
+            z_mono, ld_mono = self.nuisance(monotone, y, self.pose_context(shape))
+            z_coupled, ld_coupled = self.couplings(nuisance[:, self.coupled, None, None], y, torch.cat([shape, monotone], 1))
             z = torch.empty_like(nuisance)
-            z[:, self.geometric], z[:, self.appearance] = z_geo, z_app.flatten(1)
-            return torch.cat([z, shape], 1), ld_geo + ld_app
+            z[:, self.monotone], z[:, self.coupled] = z_mono, z_coupled.flatten(1)
+            return torch.cat([z, shape], 1), logdet + ld_mono + ld_coupled
         if self.kind == "coupling":
-            z, logdet = self.nuisance(nuisance[:, :, None, None], y, shape)
+            z, ld = self.nuisance(nuisance[:, :, None, None], y, shape)
             z = z.flatten(1)
         else:
-            z, logdet = self.nuisance(nuisance, y)
-        return torch.cat([z, shape], 1), logdet
+            z, ld = self.nuisance(nuisance, y)
+        return torch.cat([z, shape], 1), logdet + ld
 
     def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
         z_nuisance, shape = z[:, : self.nuisance_dim], z[:, self.nuisance_dim :]
         if self.kind in ("hybrid", "conditional"):
-            geometric = self.nuisance.inverse(z_nuisance[:, self.geometric], y, self.pose_context(shape))
-            appearance = self.couplings.inverse(z_nuisance[:, self.appearance, None, None], y,
-                                                torch.cat([shape, geometric], 1)).flatten(1)
+            monotone = self.nuisance.inverse(z_nuisance[:, self.monotone], y, self.pose_context(shape))
+            coupled = self.couplings.inverse(z_nuisance[:, self.coupled, None, None], y,
+                                             torch.cat([shape, monotone], 1)).flatten(1)
             nuisance = torch.empty_like(z_nuisance)
-            nuisance[:, self.geometric], nuisance[:, self.appearance] = geometric, appearance
-            return torch.cat([nuisance, shape], 1)
-        if self.kind == "coupling":
+            nuisance[:, self.monotone], nuisance[:, self.coupled] = monotone, coupled
+        elif self.kind == "coupling":
             nuisance = self.nuisance.inverse(z_nuisance[:, :, None, None], y, shape).flatten(1)
         else:
             nuisance = self.nuisance.inverse(z_nuisance, y)
+        if self.colour == "hsv":
+            nuisance = torch.cat([nuisance[:, : COLOUR.start], from_hsv_numbers(nuisance[:, COLOUR], self.hue_seam),
+                                  nuisance[:, COLOUR.stop :]], 1)
         return torch.cat([nuisance, shape], 1)
 
 

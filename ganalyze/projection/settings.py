@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ganalyze.errors import ConfigError
-from ganalyze.projection.nuisance_flow import FLOW_KINDS
+from ganalyze.projection.nuisance_flow import COLOUR_SPACES, FLOW_KINDS
 from ganalyze.typed_settings import setting
 
 
@@ -100,6 +100,7 @@ class FlowStage:
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
     kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone, hybrid or conditional (nuisance_flow.py)
     components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
+    colour: str = setting("rgb", example="hsv")  # object colour numbers as σ-RGB, or hsv: hue, saturation, value moved monotonically
 
 
 @dataclass
@@ -137,6 +138,10 @@ class ProjectTrainSettings:
                               f"{model.latent_channels}), autoencoder.model.global_dim >= 1 (the shape numbers; got "
                               f"{model.global_dim}) and autoencoder.model.glimpse a multiple of 4 (got {model.glimpse}); "
                               "e.g. autoencoder.model.latent_channels=0 autoencoder.model.global_dim=6.")
+        if flow.colour not in COLOUR_SPACES or (flow.colour == "hsv" and flow.kind == "coupling"):
+            raise ConfigError(f"flow.colour={flow.colour!r}: choose one of {', '.join(COLOUR_SPACES)}; hsv moves the hue, "
+                              f"saturation and value by monotone maps, so it needs flow.kind monotone, hybrid or "
+                              f"conditional (got flow.kind={flow.kind}); e.g. flow.kind=hybrid flow.colour=hsv.")
         if flow.kind != "coupling" and (not model.object_centred or flow.transport):
             raise ConfigError(f"flow.kind={flow.kind} moves the numbers of an object-centred code one by one along quantile "
                               f"maps; it needs autoencoder.model.object_centred=true and flow.transport=0 (got "
