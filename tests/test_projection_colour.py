@@ -1,6 +1,7 @@
-"""The object colour read as hue, saturation and value (issue 24, the rank bar): the reading is a bijection of the
-colour numbers with the log-determinant autograd finds, and a nuisance flow with colour=hsv moves a palette onto
-another while keeping the hue's order around the circle and the brightness's order, saves its seam and loads."""
+"""How a nuisance flow reads an object-centred code (issue 24, the rank bar): the object colour as hue, saturation
+and value (a bijection of the colour numbers with the log-determinant autograd finds; a flow with colour=hsv moves a
+palette onto another keeping the hue's order around the circle and the brightness's order, and saves its seam), and
+the log-scale as the drawn object's log-size (size=drawn: inverted given the same shape, refused without masks)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from scipy.stats import spearmanr
 from ganalyze.errors import ConfigError
 from ganalyze.projection.colour_numbers import emptiest_hue, from_hsv_numbers, rgb_to_hsv, to_hsv_numbers
 from ganalyze.projection.nuisance_flow import NuisanceFlow, load_flow
-from ganalyze.projection.object_centred import NUISANCE_DIM, POSE_DIM
+from ganalyze.projection.object_centred import NUISANCE_DIM, POSE_DIM, drawn_log_size, log_scale_number
 from ganalyze.projection.report import rank_correlation
 from ganalyze.projection.settings import ProjectTrainSettings
 from ganalyze.typed_settings import from_config
 from ganalyze.world.render import SATURATION, hsv_to_rgb
-from test_projection_object import fit
+from test_projection_object import SHAPE_DIM, fit, object_autoencoder
 
 
 def colour_numbers(hue_degrees: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -74,12 +75,38 @@ def test_an_hsv_flow_moves_a_palette_keeping_hue_and_brightness_order(tmp_path) 
     assert torch.allclose(loaded.inverse(z, torch.ones(n, dtype=torch.long)), moved, atol=1e-5)
 
 
+def test_the_drawn_size_reading_inverts_and_follows_the_mask() -> None:
+    gen = torch.Generator().manual_seed(3)
+    number, area = torch.randn(50, generator=gen, dtype=torch.float64), 0.1 + 0.3 * torch.rand(50, generator=gen, dtype=torch.float64)
+    log_size, logdet = drawn_log_size(number, area)
+    assert torch.allclose(log_scale_number(log_size, area), number, atol=1e-6)
+    slope = torch.autograd.functional.jacobian(lambda n: drawn_log_size(n, area)[0], number).diagonal()
+    assert torch.allclose(slope.log(), logdet, atol=1e-8)
+    assert torch.allclose(drawn_log_size(number, 4 * area)[0] - log_size, torch.full_like(log_size, 0.6931471805599453))
+
+    ae = object_autoencoder()  # its mask fills the whole frame
+    flow = NuisanceFlow(["a", "b"], NUISANCE_DIM, SHAPE_DIM, kind="hybrid", size="drawn", blocks=1, hidden=4,
+                        embed_dim=2, components=2).eval()
+    codes = torch.randn(8, NUISANCE_DIM + SHAPE_DIM, generator=gen)
+    with pytest.raises(RuntimeError, match="flow.attach"):
+        flow(codes, torch.zeros(8, dtype=torch.long))
+    flow.attach(ae)
+    read, _ = flow.read(codes[:, :NUISANCE_DIM], codes[:, NUISANCE_DIM:])
+    expected = drawn_log_size(codes[:, POSE_DIM - 1], torch.ones(8))[0]
+    assert torch.allclose(read[:, POSE_DIM - 1], expected, atol=1e-4)
+    assert torch.allclose(flow.unread(read, codes[:, NUISANCE_DIM:]), codes[:, :NUISANCE_DIM], atol=1e-4)
+    assert "frame_area" not in "".join(flow.state_dict())
+
+
 def test_hsv_colour_needs_a_monotone_flow() -> None:
     with pytest.raises(ValueError, match="colour='hsv'"):
         NuisanceFlow(["a", "b"], NUISANCE_DIM, 2, kind="coupling", colour="hsv")
     with pytest.raises(ValueError, match="colour='lab'"):
         NuisanceFlow(["a", "b"], NUISANCE_DIM, 2, kind="hybrid", colour="lab")
-    for colour, words in (("hsv", "flow.kind=coupling"), ("lab", "flow.colour='lab'")):
+    with pytest.raises(ValueError, match="size='drawn'"):
+        NuisanceFlow(["a", "b"], NUISANCE_DIM, 2, kind="coupling", size="drawn")
+    for flow, words in (({"colour": "hsv"}, "flow.kind=coupling"), ({"colour": "lab"}, "flow.colour='lab'"),
+                        ({"size": "drawn"}, "flow.kind=coupling"), ({"size": "area"}, "flow.size='area'")):
         with pytest.raises(ConfigError, match=words) as err:
-            from_config(ProjectTrainSettings, {"flow": {"kind": "coupling", "colour": colour}})
+            from_config(ProjectTrainSettings, {"flow": {"kind": "coupling", **flow}})
         assert "\n" not in str(err.value)
