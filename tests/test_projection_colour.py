@@ -98,6 +98,22 @@ def test_the_drawn_size_reading_inverts_and_follows_the_mask() -> None:
     assert "frame_area" not in "".join(flow.state_dict())
 
 
+def test_the_readings_run_under_bf16_autocast() -> None:
+    """Direction training scores images under bf16 autocast, where the couplings' and the monotone maps' outputs
+    have different dtypes; the flow's likelihoods must still come out (they did not: an index-put of mixed dtypes)."""
+    ae = object_autoencoder()
+    flow = NuisanceFlow(["a", "b"], NUISANCE_DIM, SHAPE_DIM, kind="hybrid", colour="hsv", size="drawn", blocks=1,
+                        hidden=4, embed_dim=2, components=2)
+    flow.attach(ae)
+    codes = torch.randn(8, NUISANCE_DIM + SHAPE_DIM, generator=torch.Generator().manual_seed(4))
+    flow(codes, torch.zeros(8, dtype=torch.long))  # the data-dependent starts
+    flow.eval()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = flow.class_log_likelihoods(codes.bfloat16())
+    assert bool(torch.isfinite(low).all())
+    assert torch.allclose(low.float(), flow.class_log_likelihoods(codes), rtol=0.05, atol=0.5)
+
+
 def test_hsv_colour_needs_a_monotone_flow() -> None:
     with pytest.raises(ValueError, match="colour='hsv'"):
         NuisanceFlow(["a", "b"], NUISANCE_DIM, 2, kind="coupling", colour="hsv")

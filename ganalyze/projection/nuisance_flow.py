@@ -166,6 +166,7 @@ class NuisanceFlow(ConditionalFlow):
             first_coupled = POSE_DIM + (COLOUR_DIM if colour == "hsv" else 0)
             self.register_buffer("monotone", torch.tensor([*range(first_coupled), nuisance_dim - 1]), persistent=False)
             self.register_buffer("coupled", torch.arange(first_coupled, nuisance_dim - 1), persistent=False)
+            self.register_buffer("in_code_order", torch.cat([self.monotone, self.coupled]).argsort(), persistent=False)
             self.nuisance = MonotoneMarginals(len(labels), first_coupled + 1, components,
                                               context_dim=shape_dim if kind == "conditional" else 0, hidden=hidden,
                                               given=(POSE_DIM - 1,))
@@ -225,8 +226,7 @@ class NuisanceFlow(ConditionalFlow):
             monotone = nuisance[:, self.monotone]
             z_mono, ld_mono = self.nuisance(monotone, y, self.pose_context(shape))
             z_coupled, ld_coupled = self.couplings(nuisance[:, self.coupled, None, None], y, torch.cat([shape, monotone], 1))
-            z = torch.empty_like(nuisance)
-            z[:, self.monotone], z[:, self.coupled] = z_mono, z_coupled.flatten(1)
+            z = torch.cat([z_mono, z_coupled.flatten(1)], 1)[:, self.in_code_order]  # cat: the parts' dtypes may differ under autocast
             return torch.cat([z, shape], 1), logdet + ld_mono + ld_coupled
         if self.kind == "coupling":
             z, ld = self.nuisance(nuisance[:, :, None, None], y, shape)
@@ -242,8 +242,7 @@ class NuisanceFlow(ConditionalFlow):
             monotone = self.nuisance.inverse(z_nuisance[:, self.monotone], y, self.pose_context(shape))
             coupled = self.couplings.inverse(z_nuisance[:, self.coupled, None, None], y,
                                              torch.cat([shape, monotone], 1)).flatten(1)
-            nuisance = torch.empty_like(z_nuisance)
-            nuisance[:, self.monotone], nuisance[:, self.coupled] = monotone, coupled
+            nuisance = torch.cat([monotone, coupled], 1)[:, self.in_code_order]
         elif self.kind == "coupling":
             nuisance = self.nuisance.inverse(z_nuisance[:, :, None, None], y, shape).flatten(1)
         else:
