@@ -30,7 +30,8 @@ def test_the_reading_inverts_and_its_log_determinant_is_autograds() -> None:
     colour = 1.5 * torch.randn(40, 3, generator=gen, dtype=torch.float64)
     numbers, logdet = to_hsv_numbers(colour, 0.3)
     assert torch.allclose(from_hsv_numbers(numbers, 0.3), colour, atol=1e-9)
-    assert bool(((numbers[:, 0] >= 0) & (numbers[:, 0] < 1)).all())
+    hue_from_seam = torch.remainder(360 * rgb_to_hsv(torch.sigmoid(colour))[:, 0] - 108.0, 360.0)
+    assert torch.allclose(360 * torch.sigmoid(numbers[:, 0]), hue_from_seam, atol=1e-6)
     jacobians = torch.stack([torch.autograd.functional.jacobian(lambda c: to_hsv_numbers(c[None], 0.3)[0][0], c)
                              for c in colour])
     assert torch.allclose(jacobians.det().abs().log(), logdet, atol=1e-8)
@@ -48,22 +49,25 @@ def test_hue_and_value_are_the_worlds() -> None:
 
 
 def test_an_hsv_flow_moves_a_palette_keeping_hue_and_brightness_order(tmp_path) -> None:
-    """Two data sets of object colours, warm (0–60°) and cool (170–250°), values 0.55–1: projected warm -> cool,
-    hues land in cool's range in the same order (ρ on the circle as the report's) and the brightness order is kept."""
+    """Data sets of object colours, warm (0–60°), cool (170–250°) and every hue, values 0.55–1: projected warm ->
+    cool, hues land in cool's range in the same order (ρ on the circle as the report's) and the brightness order is
+    kept; projected onto every hue, the order is kept around the circle (no hue crosses the seam)."""
     gen = torch.Generator().manual_seed(2)
     n, shape_dim = 300, 2
-    hue = torch.cat([60 * torch.rand(n, generator=gen), 170 + 80 * torch.rand(n, generator=gen)])
-    value = 0.55 + 0.45 * torch.rand(2 * n, generator=gen)
-    codes = 0.3 * torch.randn(2 * n, NUISANCE_DIM + shape_dim, generator=gen)
+    hue = torch.cat([60 * torch.rand(n, generator=gen), 170 + 80 * torch.rand(n, generator=gen), 360 * torch.rand(n, generator=gen)])
+    value = 0.55 + 0.45 * torch.rand(3 * n, generator=gen)
+    codes = 0.3 * torch.randn(3 * n, NUISANCE_DIM + shape_dim, generator=gen)
     codes[:, POSE_DIM:POSE_DIM + 3] = colour_numbers(hue, value)
-    labels = torch.arange(2).repeat_interleave(n)
-    flow = NuisanceFlow(["warm", "cool"], NUISANCE_DIM, shape_dim, kind="hybrid", colour="hsv", blocks=2, hidden=8,
-                        embed_dim=4, components=6)
+    labels = torch.arange(3).repeat_interleave(n)
+    flow = NuisanceFlow(["warm", "cool", "broad"], NUISANCE_DIM, shape_dim, kind="hybrid", colour="hsv", blocks=2,
+                        hidden=8, embed_dim=4, components=6)
     fit(flow, codes, labels, lr=0.03, steps=300)
     with torch.no_grad():
         z = flow(codes[:n], labels[:n])[0]
         assert torch.allclose(flow.inverse(z, labels[:n]), codes[:n], atol=1e-3)
         moved = flow.inverse(z, torch.ones(n, dtype=torch.long))
+        spread = rgb_to_hsv(torch.sigmoid(flow.inverse(z, torch.full((n,), 2))[:, POSE_DIM:POSE_DIM + 3]))
+    assert rank_correlation("hue", hue[:n].double().numpy(), (360 * spread[:, 0]).double().numpy()) > 0.99
     assert torch.equal(moved[:, NUISANCE_DIM:], codes[:n, NUISANCE_DIM:])
     hsv = rgb_to_hsv(torch.sigmoid(moved[:, POSE_DIM:POSE_DIM + 3]))
     assert 160 < float(360 * hsv[:, 0].min()) and float(360 * hsv[:, 0].max()) < 260
