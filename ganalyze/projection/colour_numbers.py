@@ -48,7 +48,9 @@ def emptiest_hue(colour: torch.Tensor) -> float:
 
 
 def to_hsv_numbers(colour: torch.Tensor, seam: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Colour numbers c (N, 3) -> ((logit u, logit s, logit v) (N, 3), log|det| (N,)) as in the module's docstring."""
+    """Colour numbers c (N, 3) -> ((logit u, logit s, logit v) (N, 3), log|det| (N,)) as in the module's docstring,
+    in float32 at least (in bf16, 1 − EPS is 1 and its logit infinite: direction training under autocast got NaN)."""
+    colour = colour.float() if colour.dtype in (torch.float16, torch.bfloat16) else colour
     hue, saturation, value = rgb_to_hsv(torch.sigmoid(colour)).unbind(1)
     unit = torch.stack([torch.remainder(hue - seam, 1.0), saturation, value], 1).clamp(EPS, 1 - EPS)
     logdet = ((F.logsigmoid(colour) + F.logsigmoid(-colour)).sum(1) - math.log(6.0) - unit[:, 1].log()
@@ -58,6 +60,7 @@ def to_hsv_numbers(colour: torch.Tensor, seam: float | torch.Tensor) -> tuple[to
 
 def from_hsv_numbers(numbers: torch.Tensor, seam: float | torch.Tensor) -> torch.Tensor:
     """(logit u, logit s, logit v) (N, 3) -> colour numbers c (N, 3), the inverse of to_hsv_numbers."""
+    numbers = numbers.float() if numbers.dtype in (torch.float16, torch.bfloat16) else numbers
     hue = torch.remainder(torch.sigmoid(numbers[:, 0]) + seam, 1.0)
     rgb = hsv_to_rgb(360.0 * hue, torch.sigmoid(numbers[:, 1]), torch.sigmoid(numbers[:, 2]))
     return torch.logit(rgb.clamp(EPS, 1 - EPS))
