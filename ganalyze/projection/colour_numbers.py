@@ -27,8 +27,6 @@ from ganalyze.world.render import hsv_to_rgb
 
 EPS = 1e-6  # saturation, value and RGB are kept inside [EPS, 1 − EPS], so logits and logs stay finite
 HUE_BINS = 36  # bins of the pooled hue histogram whose emptiest middle is the seam
-SEAM_WINDOW = 9  # bins (90°) counted around each candidate seam, so it falls mid-way in the widest sparse arc: the
-# emptiest single bin of a first batch put one flow's seam 15° from cool's edge (hue W1 up to 0.24σ against 0.07σ)
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
@@ -43,12 +41,10 @@ def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def emptiest_hue(colour: torch.Tensor) -> float:
-    """The middle (turns) of the HUE_BINS-th of the circle with the fewest of these colour numbers' hues within
-    SEAM_WINDOW bins around it."""
+    """The middle (turns) of the HUE_BINS-th of the circle where the fewest of these colour numbers' hues lie."""
     hue = rgb_to_hsv(torch.sigmoid(colour))[:, 0]
     counts = torch.bincount((hue * HUE_BINS).long().clamp(0, HUE_BINS - 1), minlength=HUE_BINS)
-    around = sum(counts.roll(k) for k in range(-(SEAM_WINDOW // 2), SEAM_WINDOW // 2 + 1))
-    return (int(around.argmin()) + 0.5) / HUE_BINS
+    return (int(counts.argmin()) + 0.5) / HUE_BINS
 
 
 def to_hsv_numbers(colour: torch.Tensor, seam: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
