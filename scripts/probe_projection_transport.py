@@ -50,7 +50,8 @@ def transport(model: ProjectionModel, source: str, target: str, n: int, seed: in
                        "real_target_size": float(truth.size[truth.class_id == c].mean())}
                 for c, name in enumerate(SHAPE_NAMES)}
     return {"numbers": numbers, "size": {"projected": spread(drawn), "real_target": spread(truth.size.float())},
-            "size_by_class": by_class, "colour_order": colour_order(model, images, source_truth, model.autoencoder.encode(images), moved)}
+            "size_by_class": by_class,
+            "colour_order": colour_order(model, images, source_truth, model.autoencoder.encode(images), moved)}
 
 
 def colour_order(model: ProjectionModel, images: torch.Tensor, truth, codes: torch.Tensor,
@@ -63,7 +64,8 @@ def colour_order(model: ProjectionModel, images: torch.Tensor, truth, codes: tor
     out = {}
     for factor, column, scale in (("hue", 0, 360.0), ("obj_brightness", 2, 1.0)):
         true = getattr(truth, factor).double().numpy()
-        numbers = {f"true_vs_colour_number_{k}": float(spearmanr(true, codes[:, POSE_DIM + k]).statistic) for k in range(COLOUR_DIM)}
+        numbers = {f"true_vs_colour_number_{k}": float(spearmanr(true, codes[:, POSE_DIM + k]).statistic)
+                   for k in range(COLOUR_DIM)}
         out[factor] = {**numbers, "true_vs_code": rank_correlation(factor, true, scale * hsv_source[:, column].numpy()),
                        "source_vs_projection_code": rank_correlation(factor, scale * hsv_source[:, column].numpy(),
                                                                      scale * hsv_moved[:, column].numpy()),

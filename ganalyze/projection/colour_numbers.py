@@ -10,7 +10,8 @@ numbers one by one keeps the hue order, and couplings, which fit palettes, scram
 each number means one thing, so a per-number increasing map (nuisance_flow.MonotoneMarginals) moves the hue along
 the circle in order and the brightness in order. ``seam`` is chosen where few codes' hues lie (``emptiest_hue``),
 so the cut splits no data set's palette; the logit keeps a moved hue from crossing the seam (with u itself, the
-mixtures' tails reached past 0 and 1 and wrapped round: warm -> centered kept the hue order with ρ 0.91 in the code).
+mixtures' tails reached past 0 and 1 and wrapped round: warm -> centered kept the hue order with ρ 0.91 in the
+code, 1.00 with the logit).
 
 log|det ∂(logit u, logit s, logit v)/∂c| = Σ log σ′(c) − log 6 − log s − 2 log v − Σ log x(1−x) over x = u, s, v:
 RGB -> HSV is triangular in (max, min, middle channel) with diagonal 1, −1/v and 1/(6 (max − min)) = 1/(6 s v).

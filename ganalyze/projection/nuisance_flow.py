@@ -161,8 +161,8 @@ class NuisanceFlow(ConditionalFlow):
             # monotone: pose, quality (and the colour's hue, saturation, value); couplings: the rest, given the label,
             # the shape and the monotone numbers; conditional: the log-scale's map also given the shape
             if nuisance_dim != POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1:
-                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1} "
-                                 f"nuisance numbers, got nuisance_dim={nuisance_dim}")
+                raise ValueError(f"a hybrid flow needs the object-centred layout of "
+                                 f"{POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1} nuisance numbers, got nuisance_dim={nuisance_dim}")
             first_coupled = POSE_DIM + (COLOUR_DIM if colour == "hsv" else 0)
             self.register_buffer("monotone", torch.tensor([*range(first_coupled), nuisance_dim - 1]), persistent=False)
             self.register_buffer("coupled", torch.arange(first_coupled, nuisance_dim - 1), persistent=False)
@@ -195,7 +195,7 @@ class NuisanceFlow(ConditionalFlow):
 
     def read(self, nuisance: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The nuisance numbers as the flow moves them, and the reading's log|det|: the log-scale as the drawn
-        log-size (size drawn), the colour as (hue cut open at the seam, logit saturation, logit value) (colour hsv;
+        log-size (size drawn), the colour as logits of (the hue cut open at the seam, saturation, value) (colour hsv;
         the first training batch sets the seam); unchanged and 0 otherwise."""
         logdet = nuisance.new_zeros(len(nuisance))
         if self.size == "drawn":
@@ -205,7 +205,8 @@ class NuisanceFlow(ConditionalFlow):
             if self.training and float(self.hue_seam) < 0:
                 self.hue_seam.fill_(emptiest_hue(nuisance[:, COLOUR].detach()))
             numbers, ld_colour = to_hsv_numbers(nuisance[:, COLOUR], self.hue_seam)
-            nuisance, logdet = torch.cat([nuisance[:, : COLOUR.start], numbers, nuisance[:, COLOUR.stop :]], 1), logdet + ld_colour
+            nuisance = torch.cat([nuisance[:, : COLOUR.start], numbers, nuisance[:, COLOUR.stop :]], 1)
+            logdet = logdet + ld_colour
         return nuisance, logdet
 
     def unread(self, nuisance: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
@@ -226,7 +227,8 @@ class NuisanceFlow(ConditionalFlow):
             monotone = nuisance[:, self.monotone]
             z_mono, ld_mono = self.nuisance(monotone, y, self.pose_context(shape))
             z_coupled, ld_coupled = self.couplings(nuisance[:, self.coupled, None, None], y, torch.cat([shape, monotone], 1))
-            z = torch.cat([z_mono, z_coupled.flatten(1)], 1)[:, self.in_code_order]  # cat: the parts' dtypes may differ under autocast
+            # cat, not an index-put: under autocast the two parts' dtypes may differ
+            z = torch.cat([z_mono, z_coupled.flatten(1)], 1)[:, self.in_code_order]
             return torch.cat([z, shape], 1), logdet + ld_mono + ld_coupled
         if self.kind == "coupling":
             z, ld = self.nuisance(nuisance[:, :, None, None], y, shape)
