@@ -2,7 +2,9 @@
 
 For held-out world images of a source data set projected onto a target: each pose and blur number of the projected
 codes against the target's own encoded numbers (mean ± std, W1), and the measured size of the projections against
-real target images, per shape class. Example:
+real target images, per shape class; and where the order of the hue and of the object's brightness is lost: the
+rank correlation of the true factor with each colour number and with the code's own hue and value (HSV of the
+drawn colour σ(c)), and of source against projection in the code (before drawing) and in pixels (after). Example:
     OMP_NUM_THREADS=1 python scripts/probe_projection_transport.py runs/projection/oc5f/model warm size_narrow
 """
 
@@ -15,8 +17,12 @@ import torch
 from scipy.stats import wasserstein_distance
 
 from ganalyze.projection import ProjectionModel
+from scipy.stats import spearmanr
+
 from ganalyze.projection.blur import blur_of
-from ganalyze.projection.object_centred import POSE_DIM, pose_of
+from ganalyze.projection.colour_numbers import rgb_to_hsv
+from ganalyze.projection.object_centred import COLOUR_DIM, POSE_DIM, pose_of
+from ganalyze.projection.report import rank_correlation
 from ganalyze.world import SHAPE_NAMES, load_variant, measure
 
 
@@ -44,7 +50,28 @@ def transport(model: ProjectionModel, source: str, target: str, n: int, seed: in
                        "real_target_size": float(truth.size[truth.class_id == c].mean())}
                 for c, name in enumerate(SHAPE_NAMES)}
     return {"numbers": numbers, "size": {"projected": spread(drawn), "real_target": spread(truth.size.float())},
-            "size_by_class": by_class}
+            "size_by_class": by_class,
+            "colour_order": colour_order(model, images, source_truth, model.autoencoder.encode(images), moved)}
+
+
+def colour_order(model: ProjectionModel, images: torch.Tensor, truth, codes: torch.Tensor,
+                 moved: torch.Tensor) -> dict[str, dict[str, float]]:
+    """Spearman ρ (hue: on the circle, as the report's) of the hue and the object's brightness: the true factor
+    against each colour number and the code's HSV hue / value; source against projection in the code and in pixels."""
+    colour = slice(POSE_DIM, POSE_DIM + COLOUR_DIM)
+    hsv_source, hsv_moved = rgb_to_hsv(torch.sigmoid(codes[:, colour])), rgb_to_hsv(torch.sigmoid(moved[:, colour]))
+    pixels_source, pixels_moved = measure(images), measure(model.autoencoder.decode(moved))
+    out = {}
+    for factor, column, scale in (("hue", 0, 360.0), ("obj_brightness", 2, 1.0)):
+        true = getattr(truth, factor).double().numpy()
+        numbers = {f"true_vs_colour_number_{k}": float(spearmanr(true, codes[:, POSE_DIM + k]).statistic)
+                   for k in range(COLOUR_DIM)}
+        out[factor] = {**numbers, "true_vs_code": rank_correlation(factor, true, scale * hsv_source[:, column].numpy()),
+                       "source_vs_projection_code": rank_correlation(factor, scale * hsv_source[:, column].numpy(),
+                                                                     scale * hsv_moved[:, column].numpy()),
+                       "source_vs_projection_pixels": rank_correlation(factor, pixels_source[factor].double().numpy(),
+                                                                       pixels_moved[factor].double().numpy())}
+    return out
 
 
 def main() -> None:

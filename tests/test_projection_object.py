@@ -142,8 +142,9 @@ def test_coupling_nuisance_flow_keeps_the_shape_numbers_and_inverts() -> None:
     assert flow.class_log_likelihoods(h).shape == (10, 3)
 
 
-@pytest.mark.parametrize("kind", ["coupling", "monotone"])
-def test_train_save_and_load_an_object_centred_model(tmp_path, kind: str) -> None:
+@pytest.mark.parametrize("kind, readings", [("coupling", {}), ("monotone", {}),
+                                            ("hybrid", {"colour": "hsv", "size": "drawn"})])
+def test_train_save_and_load_an_object_centred_model(tmp_path, kind: str, readings: dict) -> None:
     data = tiny_data(n_per_set=10, resolution=16)
     train, held_out = split_held_out(data, 2)
     stage = lambda model: {"model": model, "train": {"steps": 3, "lr": 1e-3, "seed": 0, "batch_size": 8, "kl_weight": 0.01}}  # noqa: E731
@@ -153,7 +154,7 @@ def test_train_save_and_load_an_object_centred_model(tmp_path, kind: str) -> Non
                            "pixel_noise": True},
            "flow": {**stage({"global_blocks": 2, "global_hidden": 8, "depth": 2, "embed_dim": 4, "clamp": 2.0,
                              "blocks": 1, "hidden": 4, "kernel_size": 3, "context_dim": 0, "positional": False}),
-                    "kind": kind, "components": 3}}
+                    "kind": kind, "components": 3, **readings}}
     model = train_projection(train, held_out, cfg, tmp_path)
     loaded = ProjectionModel.from_pretrained(tmp_path / "model")
     assert isinstance(loaded.autoencoder, ObjectCentredAutoEncoder) and isinstance(loaded.flow, NuisanceFlow)

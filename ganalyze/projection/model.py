@@ -47,6 +47,8 @@ class ProjectionModel(nn.Module):
             raise WeightsError(f"noise_std={noise_std} must hold one finite value >= 0 per data set "
                                f"({', '.join(flow.labels)}).")
         self.autoencoder, self.flow = autoencoder, flow
+        if hasattr(flow, "attach"):  # a flow that reads the drawn size needs this autoencoder's masks
+            flow.attach(autoencoder)
         self.register_buffer("noise_std", torch.tensor(noise_std if noise_std is not None else [0.0] * len(flow.labels)),
                              persistent=False)
 

@@ -17,6 +17,17 @@ shape differently at another place, size or colour. The nuisance numbers go thro
   data set gives an object depends on how much of its frame the shape's mask fills, so a size is moved to the
   target's sizes of that shape (still one increasing map per image: the order is kept). Measured with every pose
   and blur map given the shape, positions got worse (0.22–0.69σ against 0.11–0.16σ), so only the log-scale is.
+
+``colour="hsv"`` (kinds monotone, hybrid, conditional) reads the object colour as hue (cut open at a seam where
+few codes' hues lie), saturation and value (colour_numbers.py) and moves each of them by its own monotone map, so
+a projection keeps the hue order around the circle and the object brightness's order; only the background numbers
+are left to the couplings. With ``colour="rgb"`` the couplings move the three σ-RGB numbers, in which no hue
+order is defined.
+
+``size="drawn"`` (the same kinds) reads the log-scale as the drawn object's log-size, the log-scale plus half the log
+of how much of its frame the shape's mask fills (object_centred.drawn_log_size; the mask is the autoencoder's, so
+the flow is attached to its autoencoder, ``attach``): the size a data set holds is the drawn one, and with the frame's
+log-scale a monotone map moved the frames of every shape alike while their masks fill them differently.
 """
 
 from __future__ import annotations
@@ -29,10 +40,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganalyze.pretrained import load_config
+from ganalyze.projection.colour_numbers import emptiest_hue, from_hsv_numbers, to_hsv_numbers
 from ganalyze.projection.flow import ConditionalFlow, MapFlow
-from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM
+from ganalyze.projection.object_centred import BACKGROUND_DIM, COLOUR_DIM, POSE_DIM, drawn_log_size, log_scale_number
 
 FLOW_KINDS = ("coupling", "monotone", "hybrid", "conditional")
+COLOUR_SPACES = ("rgb", "hsv")  # how a nuisance flow reads the object colour numbers
+SIZE_READINGS = ("frame", "drawn")  # how it reads the log-scale: the frame's, or the drawn object's size
+SCALE = POSE_DIM - 1  # the log-scale's place in the code
+COLOUR = slice(POSE_DIM, POSE_DIM + COLOUR_DIM)
 EDGE = 1e-6  # distribution values are kept inside [EDGE, 1 - EDGE], so Φ⁻¹ stays finite (a number beyond a
 # mixture's reach maps to its outermost quantile, and a projection back returns that quantile, not the number)
 BISECTIONS = 60  # steps of the monotone map's inverse (each halves the bracket)
@@ -120,31 +136,42 @@ class NuisanceFlow(ConditionalFlow):
 
     def __init__(self, labels: list[str], nuisance_dim: int, shape_dim: int, kind: str = "coupling",
                  blocks: int = 8, hidden: int = 128, depth: int = 2, embed_dim: int = 8, clamp: float = 2.0,
-                 components: int = 8, seed: int = 0):
+                 components: int = 8, seed: int = 0, colour: str = "rgb", size: str = "frame"):
         nn.Module.__init__(self)  # ConditionalFlow's layers are not built: this one has its own
         if not labels or kind not in FLOW_KINDS or nuisance_dim < 2 or shape_dim < 1 or components < 1:
             raise ValueError(f"a nuisance flow needs data-set labels, kind in {FLOW_KINDS}, nuisance_dim >= 2, "
                              f"shape_dim >= 1 and components >= 1; got labels={labels}, kind={kind!r}, "
                              f"nuisance_dim={nuisance_dim}, shape_dim={shape_dim}, components={components}")
+        if (colour not in COLOUR_SPACES or size not in SIZE_READINGS
+                or (kind == "coupling" and (colour, size) != ("rgb", "frame"))):
+            raise ValueError(f"colour={colour!r} must be one of {COLOUR_SPACES} and size={size!r} one of {SIZE_READINGS}; "
+                             f"colour 'hsv' and size 'drawn' are moved by monotone maps, so they need kind monotone, "
+                             f"hybrid or conditional, got kind={kind!r}")
         self.config = {"labels": list(labels), "nuisance_dim": nuisance_dim, "shape_dim": shape_dim, "kind": kind,
                        "blocks": blocks, "hidden": hidden, "depth": depth, "embed_dim": embed_dim, "clamp": clamp,
-                       "components": components, "seed": seed}
-        self.labels, self.kind = list(labels), kind
+                       "components": components, "seed": seed, "colour": colour, "size": size}
+        self.labels, self.kind, self.colour, self.size = list(labels), kind, colour, size
+        self.frame_area = None  # size drawn: the autoencoder's shape numbers -> mask area share (attach)
         self.nuisance_dim, self.shape_dim = nuisance_dim, shape_dim
         self.shape, self.global_dim, self.dim = (0, 1, 1), nuisance_dim + shape_dim, nuisance_dim + shape_dim
         self.map_flow = None  # no spatial map
-        if kind in ("hybrid", "conditional"):  # monotone: pose and quality (given the shape: conditional); couplings: colours
-            appearance = COLOUR_DIM + BACKGROUND_DIM
-            if nuisance_dim != POSE_DIM + appearance + 1:
-                raise ValueError(f"a hybrid flow needs the object-centred layout of {POSE_DIM + appearance + 1} nuisance "
-                                 f"numbers, got nuisance_dim={nuisance_dim}")
-            self.register_buffer("geometric", torch.tensor([*range(POSE_DIM), nuisance_dim - 1]), persistent=False)
-            self.register_buffer("appearance", torch.arange(POSE_DIM, POSE_DIM + appearance), persistent=False)
-            self.nuisance = MonotoneMarginals(len(labels), POSE_DIM + 1, components,  # the log-scale given the shape
+        if colour == "hsv":  # the seam of the hue circle, chosen on the first training batch (-1: not yet)
+            self.register_buffer("hue_seam", torch.tensor(-1.0))
+        if kind in ("hybrid", "conditional"):
+            # monotone: pose, quality (and the colour's hue, saturation, value); couplings: the rest, given the label,
+            # the shape and the monotone numbers; conditional: the log-scale's map also given the shape
+            if nuisance_dim != POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1:
+                raise ValueError(f"a hybrid flow needs the object-centred layout of "
+                                 f"{POSE_DIM + COLOUR_DIM + BACKGROUND_DIM + 1} nuisance numbers, got nuisance_dim={nuisance_dim}")
+            first_coupled = POSE_DIM + (COLOUR_DIM if colour == "hsv" else 0)
+            self.register_buffer("monotone", torch.tensor([*range(first_coupled), nuisance_dim - 1]), persistent=False)
+            self.register_buffer("coupled", torch.arange(first_coupled, nuisance_dim - 1), persistent=False)
+            self.register_buffer("in_code_order", torch.cat([self.monotone, self.coupled]).argsort(), persistent=False)
+            self.nuisance = MonotoneMarginals(len(labels), first_coupled + 1, components,
                                               context_dim=shape_dim if kind == "conditional" else 0, hidden=hidden,
                                               given=(POSE_DIM - 1,))
-            self.couplings = MapFlow((appearance, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp, False,
-                                     seed, context_dim=shape_dim + POSE_DIM + 1)
+            self.couplings = MapFlow((nuisance_dim - 1 - first_coupled, 1, 1), len(labels), blocks, hidden, depth, 1,
+                                     embed_dim, clamp, False, seed, context_dim=shape_dim + first_coupled + 1)
         else:
             self.nuisance = (MapFlow((nuisance_dim, 1, 1), len(labels), blocks, hidden, depth, 1, embed_dim, clamp,
                                      False, seed, context_dim=shape_dim) if kind == "coupling"
@@ -154,38 +181,75 @@ class NuisanceFlow(ConditionalFlow):
         """What the log-scale's map is given: the shape numbers (kind conditional), or nothing."""
         return shape if self.kind == "conditional" else None
 
+    def attach(self, autoencoder: nn.Module) -> None:
+        """Give a size="drawn" flow its autoencoder's mask area (frame_area); kept out of the flow's weights."""
+        if self.size == "drawn":
+            self.frame_area = autoencoder.frame_area
+
+    def area_of(self, shape: torch.Tensor) -> torch.Tensor:
+        """The area share of its frame the mask of these shape numbers fills (size drawn)."""
+        if self.frame_area is None:
+            raise RuntimeError("this flow reads the drawn size (size='drawn'), which needs its autoencoder's masks; "
+                               "load it with its model (ProjectionModel.from_pretrained) or call flow.attach(autoencoder).")
+        return self.frame_area(shape)
+
+    def read(self, nuisance: torch.Tensor, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The nuisance numbers as the flow moves them, and the reading's log|det|: the log-scale as the drawn
+        log-size (size drawn), the colour as logits of (the hue cut open at the seam, saturation, value) (colour hsv;
+        the first training batch sets the seam); unchanged and 0 otherwise."""
+        logdet = nuisance.new_zeros(len(nuisance))
+        if self.size == "drawn":
+            log_size, logdet = drawn_log_size(nuisance[:, SCALE], self.area_of(shape))
+            nuisance = torch.cat([nuisance[:, :SCALE], log_size[:, None], nuisance[:, SCALE + 1 :]], 1)
+        if self.colour == "hsv":
+            if self.training and float(self.hue_seam) < 0:
+                self.hue_seam.fill_(emptiest_hue(nuisance[:, COLOUR].detach()))
+            numbers, ld_colour = to_hsv_numbers(nuisance[:, COLOUR], self.hue_seam)
+            nuisance = torch.cat([nuisance[:, : COLOUR.start], numbers, nuisance[:, COLOUR.stop :]], 1)
+            logdet = logdet + ld_colour
+        return nuisance, logdet
+
+    def unread(self, nuisance: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """The inverse of read: numbers as the flow moves them -> the code's nuisance numbers."""
+        if self.colour == "hsv":
+            nuisance = torch.cat([nuisance[:, : COLOUR.start], from_hsv_numbers(nuisance[:, COLOUR], self.hue_seam),
+                                  nuisance[:, COLOUR.stop :]], 1)
+        if self.size == "drawn":
+            number = log_scale_number(nuisance[:, SCALE], self.area_of(shape))
+            nuisance = torch.cat([nuisance[:, :SCALE], number[:, None], nuisance[:, SCALE + 1 :]], 1)
+        return nuisance
+
     def forward(self, h: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes h (N, dim) and labels y -> (z (N, dim), log|det ∂z/∂h|) per sample; the shape part is z's as is."""
-        nuisance, shape = h[:, : self.nuisance_dim], h[:, self.nuisance_dim :]
+        shape = h[:, self.nuisance_dim :]
+        nuisance, logdet = self.read(h[:, : self.nuisance_dim], shape)
         if self.kind in ("hybrid", "conditional"):
-            geometric = nuisance[:, self.geometric]
-            z_geo, ld_geo = self.nuisance(geometric, y, self.pose_context(shape))
-            z_app, ld_app = self.couplings(nuisance[:, self.appearance, None, None], y, torch.cat([shape, geometric], 1))
-            z = torch.empty_like(nuisance)
-            z[:, self.geometric], z[:, self.appearance] = z_geo, z_app.flatten(1)
-            return torch.cat([z, shape], 1), ld_geo + ld_app
+            monotone = nuisance[:, self.monotone]
+            z_mono, ld_mono = self.nuisance(monotone, y, self.pose_context(shape))
+            z_coupled, ld_coupled = self.couplings(nuisance[:, self.coupled, None, None], y, torch.cat([shape, monotone], 1))
+            # cat, not an index-put: under autocast the two parts' dtypes may differ
+            z = torch.cat([z_mono, z_coupled.flatten(1)], 1)[:, self.in_code_order]
+            return torch.cat([z, shape], 1), logdet + ld_mono + ld_coupled
         if self.kind == "coupling":
-            z, logdet = self.nuisance(nuisance[:, :, None, None], y, shape)
+            z, ld = self.nuisance(nuisance[:, :, None, None], y, shape)
             z = z.flatten(1)
         else:
-            z, logdet = self.nuisance(nuisance, y)
-        return torch.cat([z, shape], 1), logdet
+            z, ld = self.nuisance(nuisance, y)
+        return torch.cat([z, shape], 1), logdet + ld
 
     def inverse(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """z (N, dim) and labels y -> codes h with forward(h, y)[0] == z."""
         z_nuisance, shape = z[:, : self.nuisance_dim], z[:, self.nuisance_dim :]
         if self.kind in ("hybrid", "conditional"):
-            geometric = self.nuisance.inverse(z_nuisance[:, self.geometric], y, self.pose_context(shape))
-            appearance = self.couplings.inverse(z_nuisance[:, self.appearance, None, None], y,
-                                                torch.cat([shape, geometric], 1)).flatten(1)
-            nuisance = torch.empty_like(z_nuisance)
-            nuisance[:, self.geometric], nuisance[:, self.appearance] = geometric, appearance
-            return torch.cat([nuisance, shape], 1)
-        if self.kind == "coupling":
+            monotone = self.nuisance.inverse(z_nuisance[:, self.monotone], y, self.pose_context(shape))
+            coupled = self.couplings.inverse(z_nuisance[:, self.coupled, None, None], y,
+                                             torch.cat([shape, monotone], 1)).flatten(1)
+            nuisance = torch.cat([monotone, coupled], 1)[:, self.in_code_order]
+        elif self.kind == "coupling":
             nuisance = self.nuisance.inverse(z_nuisance[:, :, None, None], y, shape).flatten(1)
         else:
             nuisance = self.nuisance.inverse(z_nuisance, y)
-        return torch.cat([nuisance, shape], 1)
+        return torch.cat([self.unread(nuisance, shape), shape], 1)
 
 
 def load_flow(folder: str | os.PathLike) -> ConditionalFlow:

@@ -47,6 +47,26 @@ def pose_of(numbers: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.tanh(numbers[:, :2]), middle + half * torch.tanh((numbers[:, 2:3] - middle) / half)], 1)
 
 
+def drawn_log_size(log_scale_number: torch.Tensor, frame_area: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pose's log-scale number and the area share of its frame that the shape's mask fills -> (the drawn object's
+    log-size, half the log of its area share of the image up to a constant: the bounded log-scale plus
+    ½ log(frame_area / FRAME_AREA); its log-derivative in the number), so the size a flow moves is the drawn one."""
+    low, high = math.log(MIN_SCALE), math.log(MAX_SCALE)
+    middle, half = (low + high) / 2, (high - low) / 2
+    squashed = torch.tanh((log_scale_number - middle) / half)
+    log_size = middle + half * squashed + 0.5 * (frame_area.clamp_min(1e-4) / FRAME_AREA).log()
+    return log_size, torch.log1p(-squashed.pow(2)).clamp_min(-30.0)
+
+
+def log_scale_number(log_size: torch.Tensor, frame_area: torch.Tensor) -> torch.Tensor:
+    """The inverse of drawn_log_size: the log-scale number that draws a shape whose mask fills ``frame_area`` at
+    ``log_size`` (a size beyond the frame's bounds is drawn at the bound)."""
+    low, high = math.log(MIN_SCALE), math.log(MAX_SCALE)
+    middle, half = (low + high) / 2, (high - low) / 2
+    bounded = (log_size - 0.5 * (frame_area.clamp_min(1e-4) / FRAME_AREA).log() - middle) / half
+    return middle + half * torch.atanh(bounded.clamp(-1 + 1e-6, 1 - 1e-6))
+
+
 def pixel_centres(size: int) -> torch.Tensor:
     """(2, size, size): x and y of every pixel's centre in the [-1, 1] coordinates of affine_grid (align_corners
     false), so a pose read off a map is the pose grid_sample places at."""
@@ -177,10 +197,7 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         colour, the background, the blur σ (pixels) and the image (N, 3, R, R) in [0, 1]."""
         pose, colour, background, quality, shape = codes.split(
             [POSE_DIM, COLOUR_DIM, BACKGROUND_DIM, QUALITY_DIM, self.shape_dim], dim=1)
-        side = self.grid_coords.shape[-1]
-        grid = torch.cat([shape[:, :, None, None].expand(-1, -1, side, side),
-                          self.grid_coords.expand(len(codes), -1, -1, -1)], dim=1)
-        frame_mask = torch.sigmoid(self.mask_decoder(grid))
+        frame_mask = self.frame_mask(shape)
         placed = fitted_pose(pose_of(pose), frame_mask) if self.fit_frame else pose_of(pose)
         mask = warp(frame_mask, frame_transform(placed, inverse=True), self.resolution)
         back = self.background(background)
@@ -188,6 +205,17 @@ class ObjectCentredAutoEncoder(AutoEncoder):
         sigma = blur_of(quality[:, 0])
         image = blur(mask * rgb + (1 - mask) * back, sigma)
         return {"frame_mask": frame_mask, "mask": mask, "colour": rgb, "background": back, "blur": sigma, "image": image}
+
+    def frame_mask(self, shape: torch.Tensor) -> torch.Tensor:
+        """Shape numbers (N, global_dim) -> the object's mask in its frame (N, 1, S, S), S the code grid's side."""
+        side = self.grid_coords.shape[-1]
+        grid = torch.cat([shape[:, :, None, None].expand(-1, -1, side, side),
+                          self.grid_coords.expand(len(shape), -1, -1, -1)], dim=1)
+        return torch.sigmoid(self.mask_decoder(grid))
+
+    def frame_area(self, shape: torch.Tensor) -> torch.Tensor:
+        """Shape numbers (N, global_dim) -> the area share of its frame the drawn mask fills (N,)."""
+        return mask_moments(self.frame_mask(shape))[0]
 
     def background(self, numbers: torch.Tensor) -> torch.Tensor:
         """The background numbers (N, BACKGROUND_DIM) -> background images (N, 3, R, R): σ of the learned basis weighted by them."""

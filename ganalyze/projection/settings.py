@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ganalyze.errors import ConfigError
-from ganalyze.projection.nuisance_flow import FLOW_KINDS
+from ganalyze.projection.nuisance_flow import COLOUR_SPACES, FLOW_KINDS, SIZE_READINGS
 from ganalyze.typed_settings import setting
 
 
@@ -100,6 +100,8 @@ class FlowStage:
     transport: float = setting(0.0, minimum=0.0)  # weight of the move of projected codes (train.transport_cost)
     kind: str = setting("coupling", example="coupling")  # object-centred codes: coupling, monotone, hybrid or conditional (nuisance_flow.py)
     components: int = setting(8, minimum=1, maximum=256)  # Gaussians per number of a monotone flow
+    colour: str = setting("rgb", example="hsv")  # object colour numbers as σ-RGB, or hsv: hue, saturation, value moved monotonically
+    size: str = setting("frame", example="drawn")  # the log-scale as the frame's, or drawn: the drawn object's log-size
 
 
 @dataclass
@@ -137,6 +139,12 @@ class ProjectTrainSettings:
                               f"{model.latent_channels}), autoencoder.model.global_dim >= 1 (the shape numbers; got "
                               f"{model.global_dim}) and autoencoder.model.glimpse a multiple of 4 (got {model.glimpse}); "
                               "e.g. autoencoder.model.latent_channels=0 autoencoder.model.global_dim=6.")
+        if (flow.colour not in COLOUR_SPACES or flow.size not in SIZE_READINGS
+                or (flow.kind == "coupling" and (flow.colour, flow.size) != ("rgb", "frame"))):
+            raise ConfigError(f"flow.colour={flow.colour!r} must be one of {', '.join(COLOUR_SPACES)} and flow.size="
+                              f"{flow.size!r} one of {', '.join(SIZE_READINGS)}; colour hsv and size drawn are moved by "
+                              f"monotone maps, so they need flow.kind monotone, hybrid or conditional (got flow.kind="
+                              f"{flow.kind}); e.g. flow.kind=hybrid flow.colour=hsv flow.size=drawn.")
         if flow.kind != "coupling" and (not model.object_centred or flow.transport):
             raise ConfigError(f"flow.kind={flow.kind} moves the numbers of an object-centred code one by one along quantile "
                               f"maps; it needs autoencoder.model.object_centred=true and flow.transport=0 (got "

@@ -142,10 +142,13 @@ def build_flow(ae: AutoEncoder, labels: list[str], stage: dict[str, Any]) -> Con
     model_cfg, seed = stage["model"], int(stage["train"]["seed"])
     if getattr(ae, "nuisance_dim", None) is None:
         return ConditionalFlow(ae.latent_shape, labels, global_dim=ae.global_dim, seed=seed, **model_cfg)
-    return NuisanceFlow(labels, ae.nuisance_dim, ae.shape_dim, kind=stage.get("kind", "coupling"),
+    flow = NuisanceFlow(labels, ae.nuisance_dim, ae.shape_dim, kind=stage.get("kind", "coupling"),
                         blocks=model_cfg["global_blocks"], hidden=model_cfg["global_hidden"], depth=model_cfg["depth"],
                         embed_dim=model_cfg["embed_dim"], clamp=model_cfg["clamp"],
-                        components=int(stage.get("components", 8)), seed=seed)
+                        components=int(stage.get("components", 8)), seed=seed, colour=stage.get("colour", "rgb"),
+                        size=stage.get("size", "frame"))
+    flow.attach(ae)
+    return flow
 
 
 def train_flow(ae: AutoEncoder, data: LabelledImages, stage: dict[str, Any], identity: dict[str, Any], run: Path,
