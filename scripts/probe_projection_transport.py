@@ -14,13 +14,12 @@ import argparse
 import json
 
 import torch
-from scipy.stats import wasserstein_distance
+from scipy.stats import spearmanr, wasserstein_distance
 
 from ganalyze.projection import ProjectionModel
-from scipy.stats import spearmanr
-
 from ganalyze.projection.blur import blur_of
 from ganalyze.projection.colour_numbers import rgb_to_hsv
+from ganalyze.projection.nuisance_flow import COLOUR
 from ganalyze.projection.object_centred import COLOUR_DIM, POSE_DIM, pose_of
 from ganalyze.projection.report import rank_correlation
 from ganalyze.world import SHAPE_NAMES, load_variant, measure
@@ -58,8 +57,7 @@ def colour_order(model: ProjectionModel, images: torch.Tensor, truth, codes: tor
                  moved: torch.Tensor) -> dict[str, dict[str, float]]:
     """Spearman ρ (hue: on the circle, as the report's) of the hue and the object's brightness: the true factor
     against each colour number and the code's HSV hue / value; source against projection in the code and in pixels."""
-    colour = slice(POSE_DIM, POSE_DIM + COLOUR_DIM)
-    hsv_source, hsv_moved = rgb_to_hsv(torch.sigmoid(codes[:, colour])), rgb_to_hsv(torch.sigmoid(moved[:, colour]))
+    hsv_source, hsv_moved = rgb_to_hsv(torch.sigmoid(codes[:, COLOUR])), rgb_to_hsv(torch.sigmoid(moved[:, COLOUR]))
     pixels_source, pixels_moved = measure(images), measure(model.autoencoder.decode(moved))
     out = {}
     for factor, column, scale in (("hue", 0, 360.0), ("obj_brightness", 2, 1.0)):
