@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     check_fits(2 * args.num_samples, generator.resolution, f"--num-samples {args.num_samples} (real and generated)",
                hint="lower it, e.g. --num-samples 3000.")
     classifier = ShapeClassifier.from_pretrained(args.classifier_dir)
-    report = quality_report(generator, args.num_samples, args.seed, args.variant, classifier, args.out_dir)
+    report = quality_report(generator, args.num_samples, args.seed, args.variant, classifier, args.out_dir,
+                            name=args.generator_dir or "the shipped ShapesGenerator")
     print(format_report(report))
     print(f"saved {args.out_dir}/quality.json and {args.out_dir}/samples.png")
     if args.logger == "wandb":

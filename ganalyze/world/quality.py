@@ -168,8 +168,10 @@ def save_sample_grid(generator: Generator, path: str | os.PathLike, per_class: i
 
 
 def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0, variant: str = "broad",
-                   classifier: ShapeClassifier | None = None, out_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Judge ``generator`` against ``num_samples`` real images of ``variant``; save quality.json and samples.png."""
+                   classifier: ShapeClassifier | None = None, out_dir: str | os.PathLike | None = None,
+                   name: str | None = None) -> dict[str, Any]:
+    """Judge ``generator`` against ``num_samples`` real images of ``variant``; save quality.json and samples.png
+    (its title names the generator by ``name``, such as its weights' folder, so sheets of several runs stay apart)."""
     if num_samples < 3 * generator.num_classes:
         raise ValueError(f"num_samples must be at least {3 * generator.num_classes} (3 per class), got {num_samples}")
     classifier = ShapeClassifier.from_pretrained() if classifier is None else classifier
@@ -185,7 +187,7 @@ def quality_report(generator: Generator, num_samples: int = 3000, seed: int = 0,
     if out_dir is not None:
         with staged_outputs(out_dir) as stage:  # both files are replaced together or not at all
             write_json(stage / "quality.json", report)
-            save_sample_grid(generator, stage / "samples.png", seed=seed, classes=asked)
+            save_sample_grid(generator, stage / "samples.png", seed=seed, name=name, classes=asked)
     return report
 
 
