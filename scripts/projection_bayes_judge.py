@@ -11,7 +11,7 @@ classifier): its accuracy, and the mean P(set) it gives real images of each set.
 a judge that no network learned: P(target | measured factors) per α. An image whose factors no set allows (a hue or
 size outside every set's range) has no posterior; those are counted apart.
 
-    python scripts/projection_bayes_judge.py --sets warm cool centered size_narrow low_quality [--out F.json]
+    python scripts/projection_bayes_judge.py --sets warm cool centered size_narrow low_quality [--judge FOLDER ...] [--out F.json]
     python scripts/projection_bayes_judge.py --sets ... --sweep runs/.../direction_sweep.npz --target cool
 """
 
@@ -23,6 +23,7 @@ import json
 import numpy as np
 import torch
 
+from ganalyze.projection.variant_classifier import VariantClassifier
 from ganalyze.world import load_variant
 from ganalyze.world.measure import measure
 from ganalyze.world.shapes import SHAPE_NAMES, extents
@@ -78,11 +79,9 @@ def posterior(f: dict[str, torch.Tensor], degraded: bool, variants: list[WorldVa
     return torch.where(allowed, logs.softmax(1), float("nan")).numpy()
 
 
-def real_factors(variant: WorldVariant, images: int, seed: int, measured: bool) -> dict[str, torch.Tensor]:
-    """True factors of ``images`` real images of a variant, or the factors measured from their pixels."""
-    pictures, factors = variant.sample(images, seed=seed)
-    f = {k: v.double() for k, v in (measure(pictures) if measured else factors.as_dict()).items()}
-    return {**f, "class_id": factors.class_id}
+def as_float64(factors: dict[str, torch.Tensor], class_id: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Factors (true or measured) as float64, with the images' true shape classes."""
+    return {**{k: v.double() for k, v in factors.items()}, "class_id": class_id}
 
 
 def summarise(p: np.ndarray, own: int) -> dict[str, float]:
@@ -93,14 +92,21 @@ def summarise(p: np.ndarray, own: int) -> dict[str, float]:
             "share_p_own_over_0.9": float((q[:, own] > 0.9).mean()), "share_no_set_allows": float(1 - ok.mean())}
 
 
-def real_table(names: list[str], images: int, seed: int) -> dict[str, dict[str, dict[str, float]]]:
-    """For real images of each set: the Bayes judge on their true factors and on their measured factors."""
+def real_table(names: list[str], images: int, seed: int, judges: list[str] = ()) -> dict[str, dict[str, dict[str, float]]]:
+    """For real images of each set: the Bayes judge on their true factors and on their measured factors, and each
+    variant classifier folder in ``judges`` (eval_projection.py's judge) on the same images."""
     variants = [load_variant(n) for n in names]
+    classifiers = {folder: VariantClassifier.from_pretrained(folder) for folder in judges}
+    for folder, judge in classifiers.items():
+        if judge.labels != names:
+            raise SystemExit(f"judge {folder} tells {judge.labels} apart, not --sets {names}")
     table: dict[str, dict[str, dict[str, float]]] = {}
     for i, v in enumerate(variants):
-        table[v.name] = {kind: summarise(posterior(real_factors(v, images, seed + i, kind == "measured"),
-                                                   v.degradation is not None, variants), i)
-                         for kind in ("true", "measured")}
+        pictures, factors = v.sample(images, seed=seed + i)
+        table[v.name] = {kind: summarise(posterior(f, v.degradation is not None, variants), i)
+                         for kind, f in (("true", as_float64(factors.as_dict(), factors.class_id)),
+                                         ("measured", as_float64(measure(pictures), factors.class_id)))}
+        table[v.name].update({folder: summarise(judge.probabilities(pictures).numpy(), i) for folder, judge in classifiers.items()})
     return table
 
 
@@ -128,12 +134,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3000000)
     parser.add_argument("--sweep", default=None, help="a direction_sweep.npz of eval_projection.py to judge")
     parser.add_argument("--target", default=None, help="the data set the sweep's direction walks toward")
+    parser.add_argument("--judge", nargs="*", default=[], help="variant classifier folders to judge the same real images")
     parser.add_argument("--out", default=None, help="write the result as JSON here too")
     args = parser.parse_args()
     if args.sweep and args.target not in args.sets:
         parser.error(f"--target {args.target!r} must be one of --sets {args.sets} when --sweep is given")
     result = (sweep_table(args.sets, args.sweep, args.target) if args.sweep
-              else real_table(args.sets, args.images, args.seed))
+              else real_table(args.sets, args.images, args.seed, args.judge))
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -62,3 +62,19 @@ def test_measured_factors_give_the_true_factors_verdict_on_real_images():
     # cool by the sets' definitions: 1 unless the object lies in centered's band on both axes (9%) or in
     # size_narrow's size range (20%); worked out on docs/projection.md, about 0.84
     assert table["cool"]["true"]["mean_p_own"] == pytest.approx(0.84, abs=0.04)
+
+
+def test_a_trained_judge_is_read_on_the_same_real_images(tmp_path):
+    from ganalyze.projection.variant_classifier import VariantClassifier
+
+    names = ["warm", "cool"]
+    judge = VariantClassifier(names)
+    torch.nn.init.zeros_(judge.head[-1].weight)
+    torch.nn.init.zeros_(judge.head[-1].bias)  # logits 0: P = 1/2 for every image, argmax the first set
+    judge.save_pretrained(tmp_path / "judge")
+    table = bayes.real_table(names, images=20, seed=3, judges=[str(tmp_path / "judge")])
+    row = table["cool"][str(tmp_path / "judge")]
+    assert row["mean_p_own"] == pytest.approx(0.5) and row["accuracy"] == 0.0
+    assert table["warm"][str(tmp_path / "judge")]["accuracy"] == 1.0
+    with pytest.raises(SystemExit, match="tells"):
+        bayes.real_table(["cool", "warm"], images=5, seed=3, judges=[str(tmp_path / "judge")])
