@@ -38,6 +38,7 @@ from ganalyze.world.classifier import ShapeClassifier
 BATCH = 250
 BOOTSTRAP_DRAWS = 1000
 DROP = 0.05  # a fall of P(target) between neighbouring α counted as a drop
+MOVED = 0.005  # a change of |centroid − 0.5| (fraction of the width) counted as a move
 
 
 def unwrap_hues(*samples: np.ndarray) -> list[np.ndarray]:
@@ -240,10 +241,15 @@ def evaluate_direction(judge: VariantClassifier, model: ProjectionModel, cfg: Di
 
 def centering(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, inside: np.ndarray) -> dict[str, Any]:
     """How a walk moves measured centroids (seeds, alphas) toward the image's middle: the pooled Spearman ρ between
-    α and each seed's decrease of |centroid − 0.5| from α = 0, and the mean |centroid − 0.5| per α."""
+    α and each seed's decrease of |centroid − 0.5| from α = 0, the mean |centroid − 0.5| per α, and per α the share
+    of seeds moved closer to / farther from the middle than at α = 0 by over MOVED (a ρ pooled over seeds needs both
+    halves of α to move nearly every seed its way)."""
     off_centre = np.hypot(x - 0.5, y - 0.5)
+    decrease = off_centre[:, [int(np.argmin(np.abs(alphas)))]] - off_centre
     return {"centering_spearman": pooled_spearman(alphas, -off_centre, inside),
-            "mean_off_centre": off_centre.mean(0).tolist()}
+            "mean_off_centre": off_centre.mean(0).tolist(),
+            "share_moved_closer": (decrease > MOVED).mean(0).tolist(),
+            "share_moved_farther": (decrease < -MOVED).mean(0).tolist()}
 
 
 def numpy_scalar(value: Any) -> Any:

@@ -229,3 +229,9 @@ def test_centering_counts_centroids_moving_to_the_middle(monkeypatch) -> None:
     result = centering(toward, np.full_like(toward, 0.5), alphas, inside)
     assert result["centering_spearman"] > 0.8 and result["mean_off_centre"][0] > result["mean_off_centre"][-1]
     assert centering(toward[:, ::-1], np.full_like(toward, 0.5), alphas, inside)["centering_spearman"] < -0.8
+    assert result["share_moved_closer"] == [0.0, 0.0, 0.0, 1.0, 1.0]
+    assert result["share_moved_farther"] == [1.0, 1.0, 0.0, 0.0, 0.0]
+    # a walk whose lower half of α leaves every seed where it was: nobody moves farther, and the pooled ρ falls
+    still = np.where(alphas[None] < 0, toward[:, [2]], toward)
+    half = centering(still, np.full_like(still, 0.5), alphas, inside)
+    assert half["share_moved_farther"] == [0.0] * 5 and half["centering_spearman"] < result["centering_spearman"]
