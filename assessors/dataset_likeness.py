@@ -11,17 +11,10 @@ GANalyze target log p(y* | x0) + α is unbounded below and a walk trained on it 
 past every real image, into images no data set holds (white backgrounds, vanishing objects), where the
 ratio means nothing. The probability is bounded on both sides: with α in [-1, 1] the targets run from
 "surely not y*" to "surely y*" and stop there (README, "Dataset projection").
-
-``temperature`` T > 1 scores the tempered posterior softmax(log p(E(x) | y) / T) instead. Why: p(y* | x) is 0 to
-many decimals for most images unlike y* (an object far from the middle, for y* = centered), so a walk toward
-"less y*" has nothing left to lower there and leaves those images as they are; tempered, their score still falls
-as they move farther from y*, so both ends of α move them (docs/projection.md, "A judge as sure as the data sets
-allow").
 """
 
 from __future__ import annotations
 
-import math
 import os
 
 import torch
@@ -40,22 +33,17 @@ class DatasetLikeness(Assessor):
     """log p(target | x), or p(target | x) with ``output="probability"``, under a trained projection model
     (default: the weights shipped with the package)."""
 
-    def __init__(self, target: str, weights: str | os.PathLike | None = None, output: str = "log_probability",
-                 temperature: float = 1.0):
+    def __init__(self, target: str, weights: str | os.PathLike | None = None, output: str = "log_probability"):
         super().__init__()
         if output not in OUTPUTS:
             raise ConfigError(f"dataset_likeness output={output!r} is not one of {', '.join(OUTPUTS)}: "
                               "log_probability scores log p(target | x) <= 0, probability scores p(target | x).")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-            raise ConfigError(f"dataset_likeness temperature={temperature!r} must be a number > 0: 1 scores the "
-                              "posterior itself, e.g. 5 a tempered one that does not saturate far from the target.")
         self.model = ProjectionModel.from_pretrained(weights)
         self.target, self.output, self.score_range = target, output, OUTPUTS[output]
-        self.temperature = float(temperature)
         self.target_index = self.model.flow.label_index(target)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] (N, 3, H, W) -> log p(target | x) or p(target | x) (tempered by T), shape (N,)."""
+        """Images in [0, 1] (N, 3, H, W) -> log p(target | x) or p(target | x), shape (N,)."""
         check_images(images, "dataset_likeness")
-        log_p = (self.model.log_posterior(images) / self.temperature).log_softmax(1)[:, self.target_index]
+        log_p = self.model.log_posterior(images)[:, self.target_index]
         return log_p.exp() if self.output == "probability" else log_p

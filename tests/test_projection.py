@@ -259,24 +259,6 @@ def test_dataset_likeness_probability_output(tmp_path) -> None:
         create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), output="odds")
 
 
-def test_dataset_likeness_temperature_softens_the_posterior(tmp_path) -> None:
-    from assessors import create_assessor
-
-    tiny_model().save_pretrained(tmp_path / "p")
-    images = torch.rand(4, 3, 16, 16)
-    plain = create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), output="probability")
-    warm = create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), output="probability",
-                           temperature=4.0)
-    ll = plain.model.class_log_likelihoods(images)
-    assert torch.allclose(warm(images), (ll / 4.0).softmax(1)[:, 2], atol=1e-5)
-    assert torch.allclose(create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"),
-                                          temperature=1)(images), plain(images).log(), atol=1e-5)
-    assert not torch.allclose(warm(images), plain(images), atol=1e-3)
-    for bad in (0, -1.0, float("nan")):
-        with pytest.raises(ConfigError, match="temperature"):
-            create_assessor("dataset_likeness", target="c", weights=str(tmp_path / "p"), temperature=bad)
-
-
 def test_typicality_is_the_mixture_log_likelihood_per_code_dimension() -> None:
     model = tiny_model()
     images = torch.rand(5, 3, 16, 16)
