@@ -206,8 +206,10 @@ def grid_walk(settings: RunSettings, roles: Roles, seeds: list[int], alphas: Any
 
 
 def assessor_name(settings: RunSettings) -> str:
-    """The run's assessor by its config's name."""
-    return str(settings.assessor.get("name", "assessor"))
+    """The run's assessor by its config's name, with its target where it has one (dataset_likeness[cool]), so a
+    title says which of an assessor's targets a direction was trained toward."""
+    name, target = str(settings.assessor.get("name", "assessor")), settings.assessor.get("target")
+    return name if target is None else f"{name}[{target}]"
 
 
 def trained_edit(settings: RunSettings) -> str | None:

@@ -88,3 +88,12 @@ def test_the_shape_classifier_loads_once_per_evaluation_job(tmp_path, monkeypatc
         evaluation_job(settings, roles, tmp_path, tmp_path / "eval", NullLogger())
     assert len(loads) == 1
     assert all(Path(tmp_path / "eval" / f"visual_definition{s}.png").is_file() for s in ("", "_class0", "_class1"))
+
+
+def test_a_title_names_the_assessors_target(tmp_path):
+    """A direction toward one of an assessor's targets is titled with it; an assessor without one by its name."""
+    from ganalyze.jobs import assessor_name
+
+    toward = to_settings(compose_config(["assessor=dataset_likeness", "assessor.target=centered", f"run_dir={tmp_path}"]))
+    assert assessor_name(toward) == "dataset_likeness[centered]"
+    assert assessor_name(to_settings(compose_config([*TINY_JOB, f"run_dir={tmp_path}"]))) == "brightness"
