@@ -25,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.stats import spearmanr, wasserstein_distance
 
 from ganalyze.build import build_generator
-from ganalyze.evaluation import EvalSettings, alpha_grid, change_metrics, pooled_spearman, sweep, world_tools
+from ganalyze.evaluation import (EvalSettings, alpha_grid, change_from_zero, change_metrics, pooled_spearman, sweep,
+                                 world_tools)
 from ganalyze.projection.datasets import split_held_out, world_sets
 from ganalyze.projection.model import ProjectionModel
 from ganalyze.projection.project import projection_grid, save_grid
@@ -245,7 +246,7 @@ def centering(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, inside: np.ndarr
     of seeds moved closer to / farther from the middle than at α = 0 by over MOVED (a ρ pooled over seeds needs both
     halves of α to move nearly every seed its way)."""
     off_centre = np.hypot(x - 0.5, y - 0.5)
-    decrease = off_centre[:, [int(np.argmin(np.abs(alphas)))]] - off_centre
+    decrease = -change_from_zero(alphas, off_centre)
     return {"centering_spearman": pooled_spearman(alphas, -off_centre, inside),
             "mean_off_centre": off_centre.mean(0).tolist(),
             "share_moved_closer": (decrease > MOVED).mean(0).tolist(),
