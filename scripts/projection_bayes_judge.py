@@ -26,8 +26,7 @@ import torch
 from ganalyze.projection.variant_classifier import VariantClassifier
 from ganalyze.world import load_variant
 from ganalyze.world.measure import measure
-from ganalyze.world.shapes import SHAPE_NAMES, extents
-from ganalyze.world.variants import FRAME_MARGIN, Uniform, WorldVariant
+from ganalyze.world.variants import Uniform, WorldVariant, place_in_band, shape_reach
 
 UNIFORM_FACTORS = ("size", "hue", "obj_brightness", "bg_brightness", "texture")
 
@@ -48,11 +47,9 @@ def log_uniform(value: torch.Tensor, law: Uniform) -> torch.Tensor:
 
 def places(f: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """The centroid's place (0..1) in the band where the object fits, x and y: the inverse of the world's placing."""
-    reach = torch.tensor([extents(name) for name in SHAPE_NAMES], dtype=torch.float64)[f["class_id"]]
-    left, right, up, down = reach.unbind(1)
-    r = f["size"].clamp_min(0).sqrt()
-    place = lambda c, before, after: (c - FRAME_MARGIN - before * r) / (1 - 2 * FRAME_MARGIN - (before + after) * r)  # noqa: E731
-    return place(f["x"], left, right), place(f["y"], up, down)
+    left, right, up, down = shape_reach(f["class_id"]).unbind(1)
+    size = f["size"].clamp_min(0)  # a measured size can fall just below 0
+    return place_in_band(f["x"], left, right, size), place_in_band(f["y"], up, down, size)
 
 
 def log_likelihood(f: dict[str, torch.Tensor], degraded: bool, variant: WorldVariant, laws: list[str]) -> torch.Tensor:

@@ -127,8 +127,7 @@ class WorldVariant:
             weights = torch.tensor(self.class_weights, dtype=torch.float64)
             class_id = pool[torch.multinomial(weights, n, replacement=True, generator=gen)] if n else pool[:0]
         size = self.size.sample(n, gen)
-        reach = torch.tensor([extents(name) for name in SHAPE_NAMES], dtype=torch.float64)[class_id]
-        left, right, up, down = reach.unbind(1)
+        left, right, up, down = shape_reach(class_id).unbind(1)
         x = _place(self.position.sample(n, gen), left, right, size)
         y = _place(self.position.sample(n, gen), up, down, size)
         drawn = {k: getattr(self, k).sample(n, gen) for k in ("hue", "obj_brightness", "bg_brightness", "texture")}
@@ -146,11 +145,29 @@ class WorldVariant:
         return {k: stats[k] for k in ("size", "x", "y", "hue", "obj_brightness", "bg_brightness", "texture")}
 
 
-def _place(t: torch.Tensor, before: torch.Tensor, after: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
-    """Centroid coordinate at fraction t of the band [margin + before*r, 1 - margin - after*r], r = sqrt(size)."""
+def shape_reach(class_id: torch.Tensor) -> torch.Tensor:
+    """How far each shape reaches from its centroid (left, right, up, down, per unit sqrt(size)), (n, 4) float64."""
+    return torch.tensor([extents(name) for name in SHAPE_NAMES], dtype=torch.float64)[class_id]
+
+
+def _band(before: torch.Tensor, after: torch.Tensor, size: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The band where an object's centroid fits, [margin + before*r, 1 - margin - after*r], r = sqrt(size): its
+    start and width."""
     r = size.sqrt()
-    low = FRAME_MARGIN + before * r
-    return low + t * (1.0 - 2 * FRAME_MARGIN - (before + after) * r)
+    return FRAME_MARGIN + before * r, 1.0 - 2 * FRAME_MARGIN - (before + after) * r
+
+
+def _place(t: torch.Tensor, before: torch.Tensor, after: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """Centroid coordinate at fraction t of the band."""
+    low, width = _band(before, after, size)
+    return low + t * width
+
+
+def place_in_band(centroid: torch.Tensor, before: torch.Tensor, after: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """The fraction of the band a centroid coordinate lies at: the inverse of the world's placing (outside [0, 1]
+    when the object is nearer the frame than the world puts it)."""
+    low, width = _band(before, after, size)
+    return (centroid - low) / width
 
 
 def _placement_stats(reach: list[tuple[float, float]], size: Uniform, position: Uniform,
